@@ -1,0 +1,1 @@
+"""lorecloud: the Lore Cloud sync server (never sees plaintext or keys)."""

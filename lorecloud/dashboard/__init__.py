@@ -1,0 +1,1 @@
+"""Lore Cloud web dashboard."""

@@ -1,0 +1,1 @@
+"""lorectl: the thin command-line client (also installed as `lore`)."""

@@ -1,0 +1,1 @@
+"""lorectl command modules."""

@@ -1,0 +1,1 @@
+"""lored: everything on the user machine except the terminal UI (capture, store, crypto, sync, daemon)."""

@@ -1,0 +1,1 @@
+"""Capture: one module per AI coding tool, turning its files into sessions."""

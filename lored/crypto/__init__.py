@@ -1,0 +1,1 @@
+"""Client-side crypto: Argon2id KDF, key envelope, chunk sealing."""

@@ -1,0 +1,1 @@
+"""Unix-socket JSON API of the daemon."""

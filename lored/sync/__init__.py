@@ -1,0 +1,1 @@
+"""Sync: pure planning, the engine that executes plans, the Remote protocol."""

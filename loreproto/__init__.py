@@ -1,0 +1,1 @@
+"""loreproto: the wire contract shared by lored and lorecloud; imports neither."""
