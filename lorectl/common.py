@@ -78,7 +78,9 @@ def ask_secret(env_var: str, prompt: str, *, confirm: str | None = None, min_len
             click.echo(f"must be at least {min_len} characters", err=True)
             continue
         if confirm is not None:
-            again = click.prompt(confirm.rstrip(": "), hide_input=True, prompt_suffix=": ", err=True)
+            again = click.prompt(
+                confirm.rstrip(": "), hide_input=True, prompt_suffix=": ", err=True
+            )
             if again != value:
                 click.echo("the two entries do not match; try again", err=True)
                 continue

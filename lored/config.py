@@ -197,7 +197,9 @@ def load_settings(env: dict[str, str] | None = None, *, create: bool = True) -> 
     tools = capture.get("tools", list(ALL_TOOLS))
     if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
         raise ConfigError("capture.tools must be a list of tool names")
-    interval = parse_interval(env.get("LORE_SYNC_INTERVAL", sync.get("interval", DEFAULT_INTERVAL_S)))
+    interval = parse_interval(
+        env.get("LORE_SYNC_INTERVAL", sync.get("interval", DEFAULT_INTERVAL_S))
+    )
     projects = data.get("projects", {}) or {}
     return Settings(
         paths=paths,
@@ -210,7 +212,9 @@ def load_settings(env: dict[str, str] | None = None, *, create: bool = True) -> 
         privacy_metadata=metadata,
         tools=tuple(tools),
         aider_roots=tuple(str(p) for p in capture.get("aider_roots", [])),
-        projects={str(k): str(v) for k, v in projects.items()} if isinstance(projects, dict) else {},
+        projects=(
+            {str(k): str(v) for k, v in projects.items()} if isinstance(projects, dict) else {}
+        ),
         raw=data,
     )
 

@@ -75,7 +75,7 @@ import json
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final, TypedDict
+from typing import Any, Final, TypedDict, cast
 
 API_VERSION: Final = 1
 
@@ -209,7 +209,7 @@ class PushHeader:
             raise WireError("push frame part exceeds its size limit")
         if not isinstance(meta, dict):
             raise WireError("push header meta is not an object")
-        return cls(sid, gen, first, count, list(sizes), SessionMeta(**_clean_meta(meta)))
+        return cls(sid, gen, first, count, list(sizes), cast(SessionMeta, _clean_meta(meta)))
 
 
 def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -360,7 +360,11 @@ def _part_sizes(header: dict[str, Any]) -> list[int]:
             raise WireError("frame has bad sizes")
         return list(sizes)
     size = header.get("size", 0)
-    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SEALED_CHUNK_BYTES:
+    if (
+        not isinstance(size, int)
+        or isinstance(size, bool)
+        or not 0 <= size <= MAX_SEALED_CHUNK_BYTES
+    ):
         raise WireError("frame has a bad size")
     return [size] if size else []
 

@@ -1,1 +1,16 @@
-"""Lore."""
+"""sessions.db: the local store (schema, migrations, queries)."""
+
+from lored.store.db import Store, digest, fts_query, utcnow
+from lored.store.rows import PulledSession, PushCandidate, RemoteState, SessionRow, SourceState
+
+__all__ = [
+    "PulledSession",
+    "PushCandidate",
+    "RemoteState",
+    "SessionRow",
+    "SourceState",
+    "Store",
+    "digest",
+    "fts_query",
+    "utcnow",
+]

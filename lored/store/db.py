@@ -1,0 +1,498 @@
+"""sessions.db: the local store of every session, own and pulled (aiosqlite, WAL).
+
+Each session keeps its raw payload (zstd), its parsed messages (with an FTS5 index),
+its push state (own sessions) or pull state (other machines' sessions). Writes that
+belong together run in one ``BEGIN IMMEDIATE`` transaction under an asyncio lock, so a
+crash leaves either the old or the new state, never a mix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import zstandard
+
+from lored.capture.model import Message, ParsedSession
+from lored.errors import LoreError, UsageError
+from lored.store.rows import (
+    PulledSession,
+    PushCandidate,
+    RemoteState,
+    SessionRow,
+    SourceState,
+)
+from lored.store.schema import MIGRATIONS
+
+_ZSTD_LEVEL = 3
+#: compress/decompress off the event loop above this size (zstd releases the GIL)
+_THREAD_THRESHOLD = 256 * 1024
+_ROW_COLUMNS = (
+    "id, tool, native_id, project_path, title, model, git_branch, started_at, ended_at, "
+    "message_count, origin_machine_id, origin_machine_name, local, payload_length, "
+    "pushed_generation"
+)
+
+
+def digest(data: bytes) -> str:
+    """BLAKE2b-256 hex of ``data`` (payload and pushed-prefix hashes)."""
+    return hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+def utcnow() -> str:
+    """Now as ISO 8601 UTC with a Z suffix."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _compress(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(data)
+
+
+def _decompress(data: bytes) -> bytes:
+    return zstandard.ZstdDecompressor().decompress(data)
+
+
+async def _maybe_thread(func: Any, data: bytes) -> bytes:
+    if len(data) > _THREAD_THRESHOLD:
+        result: bytes = await asyncio.to_thread(func, data)
+        return result
+    out: bytes = func(data)
+    return out
+
+
+def _row(r: Sequence[Any]) -> SessionRow:
+    return SessionRow(
+        id=r[0], tool=r[1], native_id=r[2], project_path=r[3], title=r[4], model=r[5],
+        git_branch=r[6], started_at=r[7], ended_at=r[8], message_count=r[9],
+        origin_machine_id=r[10], origin_machine_name=r[11], local=bool(r[12]),
+        payload_length=r[13], pushed=r[14] > 0,
+    )
+
+
+def fts_query(text: str) -> str:
+    """Turn user text into a safe FTS5 query: every word quoted, all required."""
+    words = [w.replace('"', '""') for w in text.split() if w.strip()]
+    return " ".join(f'"{w}"' for w in words)
+
+
+class Store:
+    """Async access to sessions.db; one instance per process, safe across coroutines."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    # --- lifecycle -------------------------------------------------------------
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        """Open (creating and migrating as needed) the store at ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fresh = not path.exists()
+        db = await aiosqlite.connect(path, isolation_level=None)
+        if fresh:
+            os.chmod(path, 0o600)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=10000")
+        store = cls(db, path)
+        await store._migrate()
+        return store
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._db.close()
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise LoreError(
+                f"{self.path} was written by a newer Lore (schema {version})",
+                hint="upgrade Lore on this machine",
+            )
+        async with self.transaction() as db:
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in _split_sql(script):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version={number}")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error)."""
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self._db.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self._db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    # --- key/value -------------------------------------------------------------
+    async def kv_get(self, key: str) -> str | None:
+        """A small persistent value (cursor, last sync times)."""
+        row = await self._one("SELECT value FROM kv WHERE key = ?", (key,))
+        return str(row[0]) if row else None
+
+    async def kv_set(self, key: str, value: str) -> None:
+        """Set a small persistent value."""
+        async with self.transaction() as db:
+            await _kv_put(db, key, value)
+
+    async def get_cursor(self) -> int:
+        """The pull cursor (highest change-feed seq applied)."""
+        return int(await self.kv_get("pull_cursor") or 0)
+
+    # --- capture ---------------------------------------------------------------
+    async def get_source(self, path: str) -> SourceState | None:
+        """What capture last recorded for a native file."""
+        r = await self._one(
+            "SELECT path, session_id, size, mtime_ns, inode, offset FROM sources WHERE path = ?",
+            (path,),
+        )
+        return SourceState(*r) if r else None
+
+    async def save_source(self, source: SourceState) -> None:
+        """Record a file's state without touching any session (e.g. nothing new in it)."""
+        async with self.transaction() as db:
+            await _put_source(db, source)
+
+    async def is_deleted(self, session_id: str) -> bool:
+        """True when the user deleted this session here on purpose (capture skips it)."""
+        row = await self._one("SELECT 1 FROM deleted WHERE session_id = ?", (session_id,))
+        return row is not None
+
+    async def save_capture(
+        self, parsed: ParsedSession, payload: bytes, source: SourceState | None, machine_id: str
+    ) -> str:
+        """Store a session captured on this machine: "imported", "updated" or "unchanged".
+
+        A session already held as another machine's (pulled, or restored from a pull)
+        is never overwritten by a local capture; only the source state is recorded.
+        """
+        payload_hash = digest(payload)
+        existing = await self._one(
+            "SELECT payload_hash, local FROM sessions WHERE id = ?", (parsed.session_id,)
+        )
+        if existing is not None and (existing[0] == payload_hash or not existing[1]):
+            if source is not None:
+                await self.save_source(source)
+            return "unchanged"
+        blob = await _maybe_thread(_compress, payload)
+        now = utcnow()
+        async with self.transaction() as db:
+            await _upsert_session(
+                db, parsed, payload_len=len(payload), payload_hash=payload_hash, blob=blob,
+                origin=machine_id, origin_name=None, local=True, now=now,
+            )
+            await db.execute(
+                "UPDATE sessions SET dirty = 1 WHERE id = ?", (parsed.session_id,)
+            )
+            if source is not None:
+                await _put_source(db, source)
+        return "imported" if existing is None else "updated"
+
+    # --- reading ---------------------------------------------------------------
+    async def load_payload(self, session_id: str) -> bytes:
+        """The session's raw payload bytes."""
+        r = await self._one("SELECT data FROM payloads WHERE session_id = ?", (session_id,))
+        if r is None:
+            raise LoreError(f"session {session_id} has no stored payload")
+        return await _maybe_thread(_decompress, bytes(r[0]))
+
+    async def list_sessions(
+        self,
+        *,
+        tool: str | None = None,
+        project: str | None = None,
+        machine: str | None = None,
+        limit: int | None = None,
+    ) -> list[SessionRow]:
+        """Sessions, newest first, filtered by tool, project (substring) and machine."""
+        where: list[str] = []
+        params: list[Any] = []
+        if tool:
+            where.append("tool = ?")
+            params.append(tool)
+        if project:
+            where.append("project_path LIKE ?")
+            params.append(f"%{project}%")
+        if machine:
+            where.append("(origin_machine_id LIKE ? OR origin_machine_name = ?)")
+            params.extend([f"{machine}%", machine])
+        sql = f"SELECT {_ROW_COLUMNS} FROM sessions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY COALESCE(started_at, '') DESC, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [_row(r) for r in await self._all(sql, params)]
+
+    async def find_session(self, id_or_prefix: str) -> SessionRow:
+        """One session by id, unique id prefix, or unique native-id prefix."""
+        rows = await self._all(
+            f"SELECT {_ROW_COLUMNS} FROM sessions WHERE id = ?", (id_or_prefix,)
+        )
+        if not rows:
+            pattern = id_or_prefix.replace("%", r"\%").replace("_", r"\_") + "%"
+            rows = await self._all(
+                f"SELECT {_ROW_COLUMNS} FROM sessions WHERE id LIKE ? ESCAPE '\\' "
+                "OR native_id LIKE ? ESCAPE '\\' LIMIT 6",
+                (pattern, pattern),
+            )
+        if not rows:
+            raise UsageError(
+                f"no session matches {id_or_prefix!r}",
+                hint="list sessions with `lorectl sessions list`",
+            )
+        if len(rows) > 1:
+            ids = ", ".join(r[0] for r in rows[:5])
+            raise UsageError(
+                f"{id_or_prefix!r} matches several sessions ({ids})",
+                hint="give more of the id",
+            )
+        return _row(rows[0])
+
+    async def messages(self, session_id: str) -> list[Message]:
+        """The session's messages in order."""
+        rows = await self._all(
+            "SELECT role, timestamp, text, extra FROM messages WHERE session_id = ? ORDER BY idx",
+            (session_id,),
+        )
+        return [Message(r[0], r[1], r[2], json.loads(r[3]) if r[3] else {}) for r in rows]
+
+    async def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Full-text search over messages: CLI.md's search objects, best match first."""
+        q = fts_query(query)
+        if not q:
+            return []
+        rows = await self._all(
+            "SELECT m.session_id, m.role, m.timestamp, "
+            "snippet(messages_fts, 0, '[', ']', '…', 12) "
+            "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+            "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+            (q, limit),
+        )
+        return [
+            {"session_id": r[0], "role": r[1], "timestamp": r[2], "snippet": r[3]} for r in rows
+        ]
+
+    async def project_paths(self) -> list[str]:
+        """Distinct project paths of all sessions (e.g. Aider roots, Gemini hash matching)."""
+        rows = await self._all(
+            "SELECT DISTINCT project_path FROM sessions WHERE project_path IS NOT NULL "
+            "AND project_path != ''"
+        )
+        return [r[0] for r in rows]
+
+    async def counts(self) -> tuple[int, int]:
+        """(total sessions, own sessions pending push)."""
+        total = await self._one("SELECT COUNT(*) FROM sessions")
+        pending = await self._one("SELECT COUNT(*) FROM sessions WHERE local = 1 AND dirty = 1")
+        return int(total[0]), int(pending[0])
+
+    # --- push ------------------------------------------------------------------
+    async def push_candidates(self) -> list[PushCandidate]:
+        """Own sessions changed since their last push (uses the partial index on dirty)."""
+        rows = await self._all(
+            "SELECT id, tool, project_path, started_at, ended_at, message_count, payload_length, "
+            "payload_hash, title, model, git_branch, tool_version, pushed_generation, "
+            "pushed_chunks, pushed_length, pushed_hash FROM sessions "
+            "WHERE local = 1 AND dirty = 1 ORDER BY id"
+        )
+        out = []
+        for r in rows:
+            info = {k: v for k, v in zip(("title", "model", "git_branch", "tool_version"),
+                                          r[8:12], strict=True) if v is not None}
+            out.append(PushCandidate(
+                session_id=r[0], tool=r[1], project_path=r[2], started_at=r[3], ended_at=r[4],
+                message_count=r[5], payload_length=r[6], payload_hash=r[7], info=info,
+                pushed_generation=r[12], pushed_chunks=r[13], pushed_length=r[14],
+                pushed_hash=r[15],
+            ))
+        return out
+
+    async def mark_pushed(
+        self,
+        session_id: str,
+        *,
+        generation: int,
+        chunk_count: int,
+        length: int,
+        prefix_hash: str,
+        seq: int | None,
+    ) -> None:
+        """Record a committed push; the session stays dirty if it grew meanwhile."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE sessions SET pushed_generation = ?, pushed_chunks = ?, pushed_length = ?, "
+                "pushed_hash = ?, pushed_seq = ?, pushed_at = ?, "
+                "dirty = CASE WHEN payload_length = ? AND payload_hash = ? THEN 0 ELSE 1 END "
+                "WHERE id = ?",
+                (generation, chunk_count, length, prefix_hash, seq, utcnow(), length,
+                 prefix_hash, session_id),
+            )
+            await _kv_put(db, "last_push_at", utcnow())
+
+    # --- pull ------------------------------------------------------------------
+    async def remote_state(self, session_id: str) -> RemoteState | None:
+        """What this machine holds of a session (None when it holds nothing)."""
+        r = await self._one(
+            "SELECT remote_generation, remote_chunks, payload_length, origin_machine_id, local "
+            "FROM sessions WHERE id = ?",
+            (session_id,),
+        )
+        return RemoteState(r[0], r[1], r[2], r[3], bool(r[4])) if r else None
+
+    async def apply_pull_page(
+        self, sessions: Iterable[PulledSession], deletions: Iterable[str], cursor: int
+    ) -> None:
+        """Store one page of pulled sessions, tombstones and the new cursor atomically."""
+        prepared = []
+        for s in sessions:
+            blob = await _maybe_thread(_compress, s.payload)
+            prepared.append((s, blob, digest(s.payload)))
+        now = utcnow()
+        async with self.transaction() as db:
+            for s, blob, payload_hash in prepared:
+                await _upsert_session(
+                    db, s.parsed, payload_len=len(s.payload), payload_hash=payload_hash,
+                    blob=blob, origin=s.origin_machine_id, origin_name=s.origin_machine_name,
+                    local=False, now=now,
+                )
+                await db.execute(
+                    "UPDATE sessions SET remote_generation = ?, remote_chunks = ?, "
+                    "remote_seq = ?, pulled_at = ?, dirty = 0 WHERE id = ?",
+                    (s.generation, s.chunk_count, s.seq, now, s.parsed.session_id),
+                )
+            for sid in deletions:
+                await db.execute("DELETE FROM sessions WHERE id = ? AND local = 0", (sid,))
+            await _kv_put(db, "pull_cursor", str(int(cursor)))
+            await _kv_put(db, "last_pull_at", now)
+
+    async def reset_cursor(self) -> None:
+        """Start the next pull from the beginning of the feed (`pull --all`)."""
+        await self.kv_set("pull_cursor", "0")
+
+    # --- deletion --------------------------------------------------------------
+    async def delete_session(self, session_id: str, *, remember: bool = True) -> bool:
+        """Remove a session here; ``remember`` keeps capture from bringing it back."""
+        async with self.transaction() as db:
+            cur = await db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            gone = (cur.rowcount or 0) > 0
+            await db.execute("DELETE FROM sources WHERE session_id = ?", (session_id,))
+            if remember:
+                await db.execute(
+                    "INSERT OR REPLACE INTO deleted(session_id, deleted_at) VALUES (?, ?)",
+                    (session_id, utcnow()),
+                )
+        return gone
+
+    async def undelete(self, session_id: str) -> None:
+        """Forget a deliberate local deletion so capture picks the session up again."""
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM deleted WHERE session_id = ?", (session_id,))
+
+
+async def _kv_put(db: aiosqlite.Connection, key: str, value: str) -> None:
+    await db.execute(
+        "INSERT INTO kv(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+async def _put_source(db: aiosqlite.Connection, s: SourceState) -> None:
+    await db.execute(
+        "INSERT OR REPLACE INTO sources(path, session_id, size, mtime_ns, inode, offset) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (s.path, s.session_id, s.size, s.mtime_ns, s.inode, s.offset),
+    )
+
+
+async def _upsert_session(
+    db: aiosqlite.Connection,
+    p: ParsedSession,
+    *,
+    payload_len: int,
+    payload_hash: str,
+    blob: bytes,
+    origin: str,
+    origin_name: str | None,
+    local: bool,
+    now: str,
+) -> None:
+    """Insert or replace a session's row, payload and messages (caller holds the txn)."""
+    await db.execute(
+        "INSERT INTO sessions(id, tool, native_id, project_path, title, model, git_branch, "
+        "git_remote, tool_version, started_at, ended_at, message_count, bad_records, "
+        "origin_machine_id, origin_machine_name, local, payload_length, payload_hash, "
+        "captured_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT(id) DO UPDATE SET tool=excluded.tool, native_id=excluded.native_id, "
+        "project_path=excluded.project_path, title=excluded.title, model=excluded.model, "
+        "git_branch=excluded.git_branch, git_remote=excluded.git_remote, "
+        "tool_version=excluded.tool_version, started_at=excluded.started_at, "
+        "ended_at=excluded.ended_at, message_count=excluded.message_count, "
+        "bad_records=excluded.bad_records, origin_machine_id=excluded.origin_machine_id, "
+        "origin_machine_name=excluded.origin_machine_name, local=excluded.local, "
+        "payload_length=excluded.payload_length, payload_hash=excluded.payload_hash, "
+        "updated_at=excluded.updated_at",
+        (p.session_id, p.tool, p.native_id, p.project_path, p.title, p.model, p.git_branch,
+         p.git_remote, p.tool_version, p.started_at, p.ended_at, len(p.messages),
+         p.bad_records, origin, origin_name, int(local), payload_len, payload_hash, now, now),
+    )
+    await db.execute(
+        "INSERT OR REPLACE INTO payloads(session_id, data) VALUES (?, ?)", (p.session_id, blob)
+    )
+    await db.execute("DELETE FROM messages WHERE session_id = ?", (p.session_id,))
+    await db.executemany(
+        "INSERT INTO messages(session_id, idx, role, timestamp, text, extra) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (p.session_id, i, m.role, m.timestamp, m.text,
+             json.dumps(m.extra, ensure_ascii=False, default=str) if m.extra else None)
+            for i, m in enumerate(p.messages)
+        ],
+    )
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements, keeping trigger bodies whole."""
+    statements, buf = [], []
+    depth = 0
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        buf.append(line)
+        upper = stripped.upper()
+        if upper.startswith("CREATE TRIGGER"):
+            depth += 1
+        if upper.startswith("END;"):
+            depth -= 1
+        if stripped.endswith(";") and depth == 0:
+            statements.append("\n".join(buf))
+            buf = []
+    if buf:
+        statements.append("\n".join(buf))
+    return statements
