@@ -216,7 +216,7 @@ def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in ("tool", "project_path", "started_at", "ended_at"):
         val = meta.get(key)
-        if val is None or isinstance(val, str):
+        if (key in meta and val is None) or isinstance(val, str):
             out[key] = val[:4096] if isinstance(val, str) else None
     for key in ("message_count", "payload_bytes"):
         val = meta.get(key)
