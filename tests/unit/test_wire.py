@@ -13,7 +13,9 @@ from loreproto import wire
 from loreproto.wire import CHUNK_MAGIC, PUSH_MAGIC, FrameReader, PushHeader, WireError
 
 
-def header(sid: str = "claude-code:a", first: int = 0, sizes: list[int] | None = None) -> PushHeader:
+def header(
+    sid: str = "claude-code:a", first: int = 0, sizes: list[int] | None = None
+) -> PushHeader:
     sizes = sizes or [3, 5]
     return PushHeader(sid, 1, first, first + len(sizes) - 1, sizes,
                       wire.SessionMeta(tool="claude-code", message_count=2))
