@@ -25,7 +25,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
 demo: $(STAMP)
-	$(BIN)/python -m bench.demo
+	$(BIN)/python scripts/demo.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
