@@ -1,0 +1,53 @@
+"""The table of capture tools: how to find each tool's sources and which folders to watch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from lored.capture import sources
+from lored.capture.sources import Context, Source
+from lored.config import ALL_TOOLS
+from lored.errors import UsageError
+
+Discoverer = Callable[[Context], list[Source]]
+RootsOf = Callable[[Context], list[Path]]
+
+#: tool -> discovery function
+DISCOVERERS: dict[str, Discoverer] = {
+    "claude-code": sources.discover_claude,
+    "codex": sources.discover_codex,
+}
+
+#: tool -> directories worth watching for changes (they may not exist yet)
+WATCH_ROOTS: dict[str, RootsOf] = {
+    "claude-code": lambda ctx: [sources.claude_root(ctx)],
+    "codex": lambda ctx: [
+        sources.codex_home(ctx) / "sessions",
+        sources.codex_home(ctx) / "archived_sessions",
+    ],
+}
+
+
+def selected_tools(ctx: Context, tool: str | None) -> list[str]:
+    """The tools to scan: ``tool`` when given (explicit beats config), else the enabled ones.
+
+    Raises UsageError for a tool name Lore does not know.
+    """
+    if tool is not None:
+        if tool not in ALL_TOOLS:
+            raise UsageError(
+                f"unknown tool {tool!r}", hint=f"choose one of: {', '.join(ALL_TOOLS)}"
+            )
+        return [tool] if tool in DISCOVERERS else []
+    return [t for t in ctx.settings.tools if t in DISCOVERERS]
+
+
+def watch_roots(ctx: Context, tools: list[str]) -> dict[Path, str]:
+    """Existing directories to watch, each mapped to its tool."""
+    out: dict[Path, str] = {}
+    for tool in tools:
+        for root in WATCH_ROOTS[tool](ctx):
+            if root.is_dir():
+                out[root] = tool
+    return out

@@ -1,0 +1,238 @@
+"""One capture pass: find every enabled tool's sources and bring new data into the store.
+
+Unchanged files (same size, mtime_ns and inode as last time) cost one ``stat``. An
+append-only file that grew is read from the stored offset only, after checking that a
+few bytes at its start and just before the offset still match the stored payload; a
+file that shrank, was replaced, or no longer matches is read whole. One bad file never
+stops the scan: its error is recorded with its path and the scan goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lored.capture.discovery import DISCOVERERS, selected_tools
+from lored.capture.model import ParsedSession
+from lored.capture.registry import parse_payload
+from lored.capture.sources import Context, Source
+from lored.config import Settings
+from lored.errors import LoreError
+from lored.store.rows import SourceState
+
+if TYPE_CHECKING:
+    from lored.store import Store
+
+#: bytes compared at the file's start and before the stored offset to detect rewrites
+CHECK_WINDOW = 64
+#: parse off the event loop above this payload size (keeps the daemon responsive)
+_THREAD_THRESHOLD = 256 * 1024
+
+
+@dataclass
+class ImportReport:
+    """Counts of one capture pass (per session), errors per source, bytes read."""
+
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    #: bytes read from the tools' files (growth reads only the new bytes)
+    bytes_read: int = 0
+    #: ids of sessions imported or updated in this pass
+    changed: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """CLI.md's import object: ``{"imported","updated","unchanged","errors"}``."""
+        return {
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "errors": [dict(e) for e in self.errors],
+        }
+
+    def count(self, status: str, session_id: str) -> None:
+        """Add one session's outcome ("imported", "updated" or "unchanged")."""
+        if status == "imported":
+            self.imported += 1
+        elif status == "updated":
+            self.updated += 1
+        else:
+            self.unchanged += 1
+            return
+        self.changed.append(session_id)
+
+    def error(self, path: str, exc: BaseException | str) -> None:
+        """Record a source that could not be imported."""
+        if isinstance(exc, str):
+            message = exc
+        elif isinstance(exc, LoreError):
+            message = exc.message
+        elif isinstance(exc, OSError):
+            message = exc.strerror or str(exc)
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+        self.errors.append({"path": path, "message": message})
+
+
+async def import_all(
+    store: Store,
+    settings: Settings,
+    *,
+    tool: str | None = None,
+    env: Mapping[str, str] | None = None,
+    only: Collection[str] | None = None,
+) -> ImportReport:
+    """Run one capture pass over every enabled tool (or just ``tool``) and return counts.
+
+    ``env`` defaults to ``os.environ`` (HOME, CLAUDE_CONFIG_DIR, CODEX_HOME, …).
+    ``only`` limits the pass to sources whose files are among these paths (the watcher's
+    targeted import). Raises UsageError for an unknown ``tool``; everything else that goes
+    wrong is recorded in ``report.errors`` with its path.
+    """
+    ctx = Context(
+        settings,
+        dict(os.environ) if env is None else env,
+        known_projects=sorted({*await store.project_paths(), *settings.aider_roots}),
+    )
+    report = ImportReport()
+    wanted = {os.path.abspath(p) for p in only} if only is not None else None
+    for name in selected_tools(ctx, tool):
+        try:
+            found = await asyncio.to_thread(DISCOVERERS[name], ctx)
+        except Exception as exc:  # a broken tool folder must not stop the others
+            report.error(f"<{name}>", exc)
+            continue
+        for src in found:
+            if wanted is not None and not any(str(f) in wanted for f in src.files):
+                continue
+            try:
+                if src.append:
+                    await _import_append(store, settings, src, report)
+                else:
+                    await _import_rendered(store, settings, src, report)
+            except Exception as exc:  # one bad file never stops the scan
+                report.error(src.key, exc)
+    return report
+
+
+def _read_range(path: str, start: int, end: int) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        return fh.read(max(0, end - start))
+
+
+async def _read(path: str, start: int, end: int, report: ImportReport) -> bytes:
+    data = await asyncio.to_thread(_read_range, path, start, end)
+    report.bytes_read += len(data)
+    return data
+
+
+async def _parse(tool: str, payload: bytes, hint: str) -> ParsedSession:
+    if len(payload) > _THREAD_THRESHOLD:
+        return await asyncio.to_thread(parse_payload, tool, payload, hint)
+    return parse_payload(tool, payload, hint)
+
+
+async def _import_append(
+    store: Store, settings: Settings, src: Source, report: ImportReport
+) -> None:
+    path = str(src.files[0])
+    st = os.stat(path)
+    prev = await store.get_source(src.key)
+    if prev is not None and (prev.size, prev.mtime_ns, prev.inode) == (
+        st.st_size, st.st_mtime_ns, st.st_ino
+    ):
+        if prev.session_id:
+            report.unchanged += 1
+        return
+    if st.st_size == 0:
+        return  # created but nothing written yet
+    payload: bytes | None = None
+    if (
+        prev is not None
+        and prev.session_id
+        and prev.inode == st.st_ino
+        and 0 < prev.offset <= st.st_size
+    ):
+        payload = await _grown_payload(store, src, prev, st.st_size, report)
+    if payload is None:
+        payload = src.header + await _read(path, 0, st.st_size, report)
+    offset = len(payload) - len(src.header)
+    parsed = await _parse(src.tool, payload, path)
+    source = SourceState(src.key, parsed.session_id, st.st_size, st.st_mtime_ns, st.st_ino,
+                         offset)
+    if await store.is_deleted(parsed.session_id):
+        await store.save_source(source)  # deleted here on purpose: remember, don't bring back
+        return
+    status = await store.save_capture(parsed, payload, source, settings.machine_id)
+    report.count(status, parsed.session_id)
+
+
+async def _grown_payload(
+    store: Store, src: Source, prev: SourceState, size: int, report: ImportReport
+) -> bytes | None:
+    """The stored payload plus only the file's new bytes, or None if it must be re-read."""
+    try:
+        old = await store.load_payload(prev.session_id)
+    except LoreError:
+        return None
+    h = len(src.header)
+    if len(old) != h + prev.offset or old[:h] != src.header:
+        return None
+    path = str(src.files[0])
+    window = min(CHECK_WINDOW, prev.offset)
+    head = await _read(path, 0, window, report)
+    if head != old[h : h + window]:
+        return None  # rewritten from the start: not an append
+    tail = await _read(path, prev.offset - window, size, report)
+    if tail[:window] != old[len(old) - window :]:
+        return None
+    return old + tail[window:]
+
+
+def _fingerprint(src: Source) -> tuple[int, int, int]:
+    """(total size, newest mtime_ns, combined inodes) of a rendered source's files."""
+    size = mtime = inode = 0
+    for f in src.files:
+        st = os.stat(f)
+        size += st.st_size
+        mtime = max(mtime, st.st_mtime_ns)
+        inode = (inode * 1_000_003 + st.st_ino) % (1 << 62)
+    return size, mtime, inode
+
+
+async def _import_rendered(
+    store: Store, settings: Settings, src: Source, report: ImportReport
+) -> None:
+    """Sources rendered into canonical payloads; may hold several sessions.
+
+    For these the stored ``offset`` is the number of sessions the source held (no byte
+    offset applies), so an unchanged source still counts its sessions as unchanged.
+    """
+    assert src.render is not None
+    size, mtime, inode = await asyncio.to_thread(_fingerprint, src)
+    prev = await store.get_source(src.key)
+    if prev is not None and (prev.size, prev.mtime_ns, prev.inode) == (size, mtime, inode):
+        report.unchanged += prev.offset
+        return
+    payloads = await asyncio.to_thread(src.render)
+    report.bytes_read += size
+    ids: list[str] = []
+    for payload in payloads:
+        try:
+            parsed = await _parse(src.tool, payload, src.key)
+            if await store.is_deleted(parsed.session_id):
+                continue
+            status = await store.save_capture(parsed, payload, None, settings.machine_id)
+        except Exception as exc:  # one bad session of a shared file spares the others
+            report.error(src.key, exc)
+            continue
+        ids.append(parsed.session_id)
+        report.count(status, parsed.session_id)
+    await store.save_source(
+        SourceState(src.key, ids[-1] if ids else "", size, mtime, inode, len(ids))
+    )

@@ -1,0 +1,42 @@
+"""Which parser reads which tool's payload.
+
+Used at capture and, after a pull, to re-parse payloads that other machines captured:
+a payload alone is enough to rebuild the session's messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lored.capture import claude
+from lored.capture.model import ParsedSession
+from lored.errors import CorruptData
+
+Parser = Callable[[bytes, str | None], ParsedSession]
+
+#: tool name (as in ``settings.tools`` and session ids) -> pure parser
+PARSERS: dict[str, Parser] = {
+    claude.TOOL: claude.parse,
+}
+
+
+def parse_payload(tool: str, payload: bytes, source_hint: str | None = None) -> ParsedSession:
+    """Parse one session's payload with its tool's parser (pure; bad lines are counted).
+
+    Raises :class:`CorruptData` for a tool this version of Lore cannot read, and when the
+    payload names no session at all (nothing to store it under).
+    """
+    parser = PARSERS.get(tool)
+    if parser is None:
+        raise CorruptData(
+            f"no parser for tool {tool!r}", hint="upgrade Lore on this machine to read it"
+        )
+    parsed = parser(payload, source_hint)
+    if not parsed.native_id:
+        raise CorruptData(f"{tool} payload names no session id")
+    return parsed
+
+
+def tool_of(session_id: str) -> str:
+    """The tool part of a session id (``"codex:abc"`` -> ``"codex"``)."""
+    return session_id.split(":", 1)[0]

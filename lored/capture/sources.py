@@ -1,0 +1,99 @@
+"""Where each tool keeps its transcripts: discovery of capture sources (file-system I/O).
+
+A :class:`Source` is one thing the importer reads: an append-only file (Claude Code,
+Codex, Gemini JSONL) whose payload is the file's bytes after an optional header, or
+something rendered into canonical payloads (Gemini JSON, Aider history, OpenCode).
+Parsers stay pure; everything that touches the tools' directories lives here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lored.capture import claude
+from lored.config import Settings
+
+
+@dataclass(frozen=True)
+class Source:
+    """One capture source.
+
+    ``key`` is its row in the store's ``sources`` table; ``files`` are stat'ed to tell
+    whether anything changed (the first is the main file). With ``append`` the payload
+    is ``header`` + the main file's bytes and grows by reading only new bytes; otherwise
+    ``render()`` reads the files and returns one payload per session they hold.
+    """
+
+    tool: str
+    key: str
+    files: tuple[Path, ...]
+    append: bool
+    header: bytes = b""
+    render: Callable[[], list[bytes]] | None = None
+
+
+@dataclass
+class Context:
+    """What discovery may consult: the environment, the settings, known project paths."""
+
+    settings: Settings
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    known_projects: list[str] = field(default_factory=list)
+
+    @property
+    def home(self) -> Path:
+        """The user's home directory, from HOME in the given environment."""
+        return Path(self.env.get("HOME") or Path.home())
+
+    def tool_dir(self, tool: str, env_var: str | None, default: Path) -> Path:
+        """``[capture] <tool>_dir`` in config.toml, else the tool's variable, else default."""
+        capture = self.settings.raw.get("capture")
+        if isinstance(capture, dict):
+            override = capture.get(f"{tool.replace('-', '_')}_dir")
+            if isinstance(override, str) and override:
+                return Path(override).expanduser()
+        if env_var and self.env.get(env_var):
+            return Path(self.env[env_var]).expanduser()
+        return default
+
+
+def sorted_files(paths: Iterable[Path]) -> list[Path]:
+    """The regular files among ``paths``, sorted (stable scan order)."""
+    return sorted(p for p in paths if p.is_file())
+
+
+# --- Claude Code ---------------------------------------------------------------------
+def claude_root(ctx: Context) -> Path:
+    """``$CLAUDE_CONFIG_DIR`` (else ``~/.claude``)``/projects``."""
+    return ctx.tool_dir("claude-code", "CLAUDE_CONFIG_DIR", ctx.home / ".claude") / "projects"
+
+
+def discover_claude(ctx: Context) -> list[Source]:
+    """Every session file; sub-agent files belong to their parent and are left out."""
+    root = claude_root(ctx)
+    if not root.is_dir():
+        return []
+    return [
+        Source(claude.TOOL, str(p), (p,), append=True)
+        for p in sorted_files(root.glob("*/*.jsonl"))
+        if not claude.is_subagent_file(p.name, p.relative_to(root).parts)
+    ]
+
+
+# --- Codex ---------------------------------------------------------------------------
+def codex_home(ctx: Context) -> Path:
+    """``$CODEX_HOME``, else ``~/.codex``."""
+    return ctx.tool_dir("codex", "CODEX_HOME", ctx.home / ".codex")
+
+
+def discover_codex(ctx: Context) -> list[Source]:
+    """Rollout files under ``sessions/`` and ``archived_sessions/``."""
+    base = codex_home(ctx)
+    found: list[Path] = []
+    for sub in ("sessions", "archived_sessions"):
+        if (base / sub).is_dir():
+            found += sorted_files((base / sub).rglob("*.jsonl"))
+    return [Source("codex", str(p), (p,), append=True) for p in found]

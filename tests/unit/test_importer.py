@@ -1,0 +1,185 @@
+"""The importer: discovery, unchanged files, incremental growth, rewrites, errors, deletions."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lored.capture import importer
+from lored.capture.importer import import_all
+from lored.config import Settings, load_settings
+from lored.errors import UsageError
+from lored.store import Store
+
+FIX = Path(__file__).parents[1] / "fixtures"
+CLAUDE_FIX = FIX / "claude/projects/-home-dev-projects-webapp"
+SID = "3f2b9c1e-7a4d-4e8b-9c2a-5d1e6f7a8b90"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    s = await Store.open(settings.paths.db_file)
+    yield s
+    await s.close()
+
+
+def claude_home(home: Path) -> Path:
+    target = home / ".claude/projects/-home-dev-projects-webapp"
+    shutil.copytree(CLAUDE_FIX, target)
+    return target / f"{SID}.jsonl"
+
+
+def user_line(text: str, sid: str = SID) -> bytes:
+    return json.dumps({
+        "type": "user", "sessionId": sid, "cwd": "/home/dev/projects/webapp",
+        "timestamp": "2025-06-14T10:00:00Z", "message": {"role": "user", "content": text},
+    }).encode() + b"\n"
+
+
+async def test_import_then_unchanged(clean_env: Path, store: Store, settings: Settings) -> None:
+    path = claude_home(clean_env)
+    first = await import_all(store, settings)
+    assert first.to_json() == {"imported": 1, "updated": 0, "unchanged": 0, "errors": []}
+    assert first.changed == [f"claude-code:{SID}"]
+    assert await store.load_payload(f"claude-code:{SID}") == path.read_bytes()
+    again = await import_all(store, settings)
+    assert again.to_json() == {"imported": 0, "updated": 0, "unchanged": 1, "errors": []}
+    assert again.bytes_read == 0
+    rows = await store.list_sessions()
+    assert rows[0].project_path == "/home/dev/projects/webapp" and rows[0].message_count == 6
+
+
+async def test_appended_line_updates_reading_only_new_bytes(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    path = claude_home(clean_env)
+    # grow the file to ~10 MB first, so a whole re-read would be obvious
+    filler = user_line("x" * 1000) * 10_000
+    with path.open("ab") as fh:
+        fh.write(filler)
+    assert path.stat().st_size > 10_000_000
+    await import_all(store, settings)
+    extra = user_line("one more question about pagination")
+    with path.open("ab") as fh:
+        fh.write(extra)
+    report = await import_all(store, settings)
+    assert report.to_json()["updated"] == 1
+    assert report.bytes_read <= len(extra) + 2 * importer.CHECK_WINDOW
+    assert await store.load_payload(f"claude-code:{SID}") == path.read_bytes()
+    msgs = await store.messages(f"claude-code:{SID}")
+    assert msgs[-1].text == "one more question about pagination"
+    assert len(msgs) == 6 + 10_001
+
+
+async def test_rewritten_or_shrunk_file_is_read_whole(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    path = claude_home(clean_env)
+    await import_all(store, settings)
+    original = path.read_bytes()
+    # same length, different first bytes, then appended: must not be spliced
+    changed = original.replace(b'"summary":"Add', b'"summary":"Put', 1) + user_line("tail")
+    path.write_bytes(changed)
+    report = await import_all(store, settings)
+    assert report.updated == 1
+    assert len(changed) <= report.bytes_read <= len(changed) + importer.CHECK_WINDOW
+    assert await store.load_payload(f"claude-code:{SID}") == changed
+    assert (await store.find_session(SID)).title == "Put limit/offset pagination to GET /api/users"
+    # shrink
+    short = b"".join(original.splitlines(keepends=True)[:3])
+    path.write_bytes(short)
+    report = await import_all(store, settings)
+    assert report.updated == 1
+    assert await store.load_payload(f"claude-code:{SID}") == short
+
+
+async def test_replaced_file_new_inode_is_read_whole(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    path = claude_home(clean_env)
+    await import_all(store, settings)
+    new = path.read_bytes() + user_line("after atomic rename")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(new)
+    os.replace(tmp, path)
+    report = await import_all(store, settings)
+    assert report.updated == 1 and report.bytes_read == len(new)
+
+
+async def test_one_bad_file_does_not_stop_the_scan(
+    clean_env: Path, store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = claude_home(clean_env)
+    bad = path.with_name("0000-bad.jsonl")
+    bad.write_bytes(user_line("hi", sid="0000-bad"))
+    real = importer._read_range
+
+    def failing(p: str, start: int, end: int) -> bytes:
+        if p == str(bad):
+            raise PermissionError(13, "Permission denied", p)
+        return real(p, start, end)
+
+    monkeypatch.setattr(importer, "_read_range", failing)
+    report = await import_all(store, settings)
+    assert report.imported == 1
+    assert report.errors == [{"path": str(bad), "message": "Permission denied"}]
+
+
+async def test_subagent_files_are_not_sessions(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    path = claude_home(clean_env)
+    shutil.copy(FIX / "variants/claude/agent-5a6b7c8d.jsonl", path.parent)
+    sub = path.parent / SID / "subagents"
+    sub.mkdir(parents=True)
+    shutil.copy(FIX / "variants/claude/agent-5a6b7c8d.jsonl", sub)
+    await import_all(store, settings)
+    assert [r.id for r in await store.list_sessions()] == [f"claude-code:{SID}"]
+
+
+async def test_deleted_session_is_not_reimported(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    path = claude_home(clean_env)
+    await import_all(store, settings)
+    await store.delete_session(f"claude-code:{SID}")
+    with path.open("ab") as fh:
+        fh.write(user_line("grown after delete"))
+    report = await import_all(store, settings)
+    assert report.imported == 0 and report.updated == 0
+    assert await store.list_sessions() == []
+
+
+async def test_claude_config_dir_and_tool_selection(
+    clean_env: Path, tmp_path: Path, store: Store, settings: Settings
+) -> None:
+    alt = tmp_path / "alt-claude"
+    shutil.copytree(CLAUDE_FIX, alt / "projects/-home-dev-projects-webapp")
+    env = {"HOME": str(clean_env), "CLAUDE_CONFIG_DIR": str(alt)}
+    off = replace(settings, tools=("codex",))
+    assert (await import_all(store, off, env=env)).imported == 0  # claude disabled
+    assert (await import_all(store, off, env=env, tool="claude-code")).imported == 1
+    with pytest.raises(UsageError):
+        await import_all(store, settings, tool="notepad")
+
+
+async def test_vanished_file_keeps_its_session(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    path = claude_home(clean_env)
+    await import_all(store, settings)
+    path.unlink()  # Claude Code cleans up old transcripts; Lore keeps them
+    report = await import_all(store, settings)
+    assert report.to_json()["errors"] == []
+    assert len(await store.list_sessions()) == 1
