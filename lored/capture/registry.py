@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lored.capture import claude
+from lored.capture import claude, codex
 from lored.capture.model import ParsedSession
 from lored.errors import CorruptData
 
@@ -17,6 +17,7 @@ Parser = Callable[[bytes, str | None], ParsedSession]
 #: tool name (as in ``settings.tools`` and session ids) -> pure parser
 PARSERS: dict[str, Parser] = {
     claude.TOOL: claude.parse,
+    codex.TOOL: codex.parse,
 }
 
 

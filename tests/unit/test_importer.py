@@ -183,3 +183,22 @@ async def test_vanished_file_keeps_its_session(
     report = await import_all(store, settings)
     assert report.to_json()["errors"] == []
     assert len(await store.list_sessions()) == 1
+
+
+async def test_codex_home_rollouts_and_archived(
+    clean_env: Path, tmp_path: Path, store: Store, settings: Settings
+) -> None:
+    codex_home = tmp_path / "codex-home"
+    shutil.copytree(FIX / "codex/sessions", codex_home / "sessions")
+    (codex_home / "archived_sessions").mkdir()
+    shutil.copy(next((FIX / "variants/codex").glob("rollout-legacy-*.jsonl")),
+                codex_home / "archived_sessions")
+    (codex_home / "sessions/broken.jsonl").write_bytes(b"not json at all\n")
+    env = {"HOME": str(clean_env), "CODEX_HOME": str(codex_home)}
+    report = await import_all(store, settings, env=env, tool="codex")
+    assert report.imported == 2
+    assert [e["path"] for e in report.errors] == [str(codex_home / "sessions/broken.jsonl")]
+    assert "no session id" in report.errors[0]["message"]
+    rows = {r.id: r for r in await store.list_sessions(tool="codex")}
+    assert set(rows) == {"codex:0197a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+                         "codex:0190aaaa-bbbb-7ccc-8ddd-eeeeffff0000"}
