@@ -17,6 +17,7 @@ RootsOf = Callable[[Context], list[Path]]
 DISCOVERERS: dict[str, Discoverer] = {
     "claude-code": sources.discover_claude,
     "codex": sources.discover_codex,
+    "gemini": sources.discover_gemini,
 }
 
 #: tool -> directories worth watching for changes (they may not exist yet)
@@ -26,6 +27,7 @@ WATCH_ROOTS: dict[str, RootsOf] = {
         sources.codex_home(ctx) / "sessions",
         sources.codex_home(ctx) / "archived_sessions",
     ],
+    "gemini": lambda ctx: [sources.gemini_home(ctx) / "tmp"],
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lored.capture import claude, codex
+from lored.capture import claude, codex, gemini
 from lored.capture.model import ParsedSession
 from lored.errors import CorruptData
 
@@ -18,6 +18,7 @@ Parser = Callable[[bytes, str | None], ParsedSession]
 PARSERS: dict[str, Parser] = {
     claude.TOOL: claude.parse,
     codex.TOOL: codex.parse,
+    gemini.TOOL: gemini.parse,
 }
 
 

@@ -8,12 +8,15 @@ Parsers stay pure; everything that touches the tools' directories lives here.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lored.capture import claude
+from lored.capture import claude, gemini
 from lored.config import Settings
 
 
@@ -97,3 +100,70 @@ def discover_codex(ctx: Context) -> list[Source]:
         if (base / sub).is_dir():
             found += sorted_files((base / sub).rglob("*.jsonl"))
     return [Source("codex", str(p), (p,), append=True) for p in found]
+
+
+# --- Gemini CLI ----------------------------------------------------------------------
+def gemini_home(ctx: Context) -> Path:
+    """``~/.gemini`` (or ``[capture] gemini_dir``)."""
+    return ctx.tool_dir("gemini", None, ctx.home / ".gemini")
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def gemini_project_resolver(ctx: Context) -> Callable[[Path], str | None]:
+    """A function from a ``tmp/<folder>`` path to its project root, or None if unknown.
+
+    Tries ``projects.json`` (path -> slug), then ``<folder>/.project_root``, then the
+    sha256 of every known project path against a 64-hex folder name (older layout).
+    """
+    registry = _read_json(gemini_home(ctx) / "projects.json")
+    projects = registry.get("projects") if isinstance(registry, dict) else None
+    by_slug = {
+        str(slug): str(path)
+        for path, slug in (projects.items() if isinstance(projects, dict) else [])
+    }
+    candidates = {*ctx.known_projects, *by_slug.values(), *ctx.settings.aider_roots}
+    candidates |= {v for v in ctx.settings.projects.values() if v.startswith("/")}
+    by_hash = {hashlib.sha256(p.encode()).hexdigest(): p for p in candidates}
+
+    def resolve(folder: Path) -> str | None:
+        if folder.name in by_slug:
+            return by_slug[folder.name]
+        try:
+            root = (folder / ".project_root").read_text(encoding="utf-8").strip()
+        except OSError:
+            root = ""
+        if root:
+            return root
+        return by_hash.get(folder.name.lower())
+
+    return resolve
+
+
+def discover_gemini(ctx: Context) -> list[Source]:
+    """Chats of every project folder: JSONL appended, JSON rendered whole."""
+    tmp = gemini_home(ctx) / "tmp"
+    if not tmp.is_dir():
+        return []
+    resolve = gemini_project_resolver(ctx)
+    out: list[Source] = []
+    for path in sorted_files(tmp.glob("*/chats/session-*.json*")):
+        project = resolve(path.parent.parent)
+        if path.suffix == ".jsonl":
+            out.append(Source(gemini.TOOL, str(path), (path,), append=True,
+                              header=gemini.render_header("jsonl", project)))
+        elif path.suffix == ".json":
+            out.append(Source(gemini.TOOL, str(path), (path,), append=False,
+                              render=functools.partial(_render_gemini_json, path, project)))
+    return out
+
+
+def _render_gemini_json(path: Path, project: str | None) -> list[bytes]:
+    # strict here: a half-written file fails this pass and is retried on the next change
+    document = json.loads(path.read_bytes())
+    return [gemini.render_json_payload(document, project)]

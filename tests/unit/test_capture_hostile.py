@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lored.capture import gemini
 from lored.capture.registry import PARSERS, parse_payload
 from lored.errors import CorruptData
 
@@ -28,8 +29,15 @@ def _codex() -> bytes:
     return next((FIX / "codex/sessions").rglob("*.jsonl")).read_bytes()
 
 
+def _gemini() -> bytes:
+    chat = next((FIX / "gemini/tmp/webapp/chats").glob("*.jsonl"))
+    return gemini.render_header("jsonl", "/home/dev/projects/webapp") + chat.read_bytes()
+
+
 #: tool -> a valid line-oriented payload
-GOOD: dict[str, Callable[[], bytes]] = {"claude-code": _claude, "codex": _codex}
+GOOD: dict[str, Callable[[], bytes]] = {
+    "claude-code": _claude, "codex": _codex, "gemini": _gemini,
+}
 LINE_TOOLS = sorted(GOOD)
 #: tools whose payloads are not line-oriented: their own hostile tests, listed here
 OWN_HOSTILE_TESTS: set[str] = set()
