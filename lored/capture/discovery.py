@@ -18,6 +18,7 @@ DISCOVERERS: dict[str, Discoverer] = {
     "claude-code": sources.discover_claude,
     "codex": sources.discover_codex,
     "gemini": sources.discover_gemini,
+    "aider": sources.discover_aider,
 }
 
 #: tool -> directories worth watching for changes (they may not exist yet)
@@ -28,6 +29,7 @@ WATCH_ROOTS: dict[str, RootsOf] = {
         sources.codex_home(ctx) / "archived_sessions",
     ],
     "gemini": lambda ctx: [sources.gemini_home(ctx) / "tmp"],
+    "aider": sources.aider_roots,
 }
 
 

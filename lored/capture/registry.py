@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lored.capture import claude, codex, gemini
+from lored.capture import aider, claude, codex, gemini
 from lored.capture.model import ParsedSession
 from lored.errors import CorruptData
 
@@ -19,6 +19,7 @@ PARSERS: dict[str, Parser] = {
     claude.TOOL: claude.parse,
     codex.TOOL: codex.parse,
     gemini.TOOL: gemini.parse,
+    aider.TOOL: aider.parse,
 }
 
 

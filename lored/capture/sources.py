@@ -14,9 +14,10 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-from lored.capture import claude, gemini
+from lored.capture import aider, claude, gemini
 from lored.config import Settings
 
 
@@ -167,3 +168,44 @@ def _render_gemini_json(path: Path, project: str | None) -> list[bytes]:
     # strict here: a half-written file fails this pass and is retried on the next change
     document = json.loads(path.read_bytes())
     return [gemini.render_json_payload(document, project)]
+
+
+# --- Aider ---------------------------------------------------------------------------
+AIDER_HISTORY = ".aider.chat.history.md"
+AIDER_INPUTS = ".aider.input.history"
+
+
+def aider_roots(ctx: Context) -> list[Path]:
+    """Configured roots plus the project paths of sessions already captured."""
+    roots = {Path(p).expanduser() for p in (*ctx.settings.aider_roots, *ctx.known_projects)}
+    return sorted(roots)
+
+
+def _local_offset(local: datetime) -> int:
+    """Seconds east of UTC of this machine's time zone at a naive local time."""
+    delta = local.astimezone().utcoffset()
+    return int(delta.total_seconds()) if delta else 0
+
+
+def discover_aider(ctx: Context) -> list[Source]:
+    """``.aider.chat.history.md`` in every root (several sessions per file)."""
+    out = []
+    for root in aider_roots(ctx):
+        history = root / AIDER_HISTORY
+        if not history.is_file():
+            continue
+        inputs = root / AIDER_INPUTS
+        files = (history, inputs) if inputs.is_file() else (history,)
+        out.append(Source(aider.TOOL, str(history), files, append=False,
+                          render=functools.partial(_render_aider, root, files)))
+    return out
+
+
+def _render_aider(root: Path, files: tuple[Path, ...]) -> list[bytes]:
+    return aider.render_payloads(
+        files[0].read_bytes(),
+        project_path=str(root),
+        history_file=str(files[0]),
+        input_history=files[1].read_bytes() if len(files) > 1 else None,
+        utc_offset=_local_offset,
+    )

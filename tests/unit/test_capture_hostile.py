@@ -40,7 +40,7 @@ GOOD: dict[str, Callable[[], bytes]] = {
 }
 LINE_TOOLS = sorted(GOOD)
 #: tools whose payloads are not line-oriented: their own hostile tests, listed here
-OWN_HOSTILE_TESTS: set[str] = set()
+OWN_HOSTILE_TESTS: set[str] = {"aider"}  # test_capture_aider.py
 
 
 def test_every_registered_parser_has_hostile_coverage() -> None:
