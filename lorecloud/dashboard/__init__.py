@@ -1,1 +1,89 @@
-"""Lore Cloud web dashboard."""
+"""Lore Cloud web dashboard: server-rendered pages over the metadata the server keeps.
+
+Mount it with :func:`setup_dashboard` from the app factory. Routes (all HTML, no
+JavaScript; every response carries the headers in ``security.SECURITY_HEADERS``):
+
+===================================  ===========================================
+``GET  /``                           redirect to ``/sessions`` or ``/login``
+``GET  /login``, ``POST /login``     sign in with the account password
+``POST /logout``                     sign out
+``GET  /sessions``                   filters, sort, keyset pages
+``GET  /sessions/{id}``              one session's metadata
+``POST /sessions/{id}/delete``       confirm, then tombstone
+``GET  /machines``                   machines; ``POST /machines/{id}/revoke``
+``GET  /account``                    plan, usage, storage by tool
+``POST /account/password``           change the account password
+``POST /account/delete-sessions``    confirm, then tombstone every session
+``GET  /static/dashboard.css``       the one stylesheet (and ``/static/favicon.svg``)
+===================================  ===========================================
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aiohttp import web
+
+from lorecloud.dashboard import auth, security, views
+from lorecloud.dashboard.ports import DashboardData
+from lorecloud.dashboard.render import CSS_FILE, STATIC, setup_templates
+
+ROUTE_PREFIX: Final = "dashboard."
+
+__all__ = ["mount_dashboard", "setup_dashboard"]
+
+
+def setup_dashboard(app: web.Application, service: Any) -> None:
+    """Mount the dashboard on the server's app, backed by its ``SyncService``."""
+    from lorecloud.dashboard.adapter import ServiceDashboard
+
+    mount_dashboard(app, ServiceDashboard(service))
+
+
+def mount_dashboard(app: web.Application, port: DashboardData) -> None:
+    """Mount the dashboard routes on ``app`` over any :class:`DashboardData`."""
+    setup_templates(app)
+    app[auth.DATA_KEY] = port
+    css = CSS_FILE.read_bytes()
+    icon = (STATIC / "favicon.svg").read_bytes()
+
+    async def stylesheet(request: web.Request) -> web.Response:
+        # versioned by ?v=<digest> in the pages, so it may be cached for long
+        return web.Response(
+            body=css, content_type="text/css", headers={"Cache-Control": "public, max-age=86400"}
+        )
+
+    async def favicon(request: web.Request) -> web.Response:
+        return web.Response(
+            body=icon,
+            content_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    routes: list[tuple[str, str, Any, str]] = [
+        ("GET", "/", auth.index, "index"),
+        ("GET", "/login", auth.login_form, "login"),
+        ("POST", "/login", auth.login_submit, "login-submit"),
+        ("POST", "/logout", auth.logout, "logout"),
+        ("GET", "/sessions", views.sessions_page, "sessions"),
+        ("GET", "/sessions/{session_id}", views.session_page, "session"),
+        ("POST", "/sessions/{session_id}/delete", views.delete_session, "session-delete"),
+        ("GET", "/machines", views.machines_page, "machines"),
+        ("POST", "/machines/{machine_id}/revoke", views.revoke_machine, "machine-revoke"),
+        ("GET", "/account", views.account_page, "account"),
+        ("POST", "/account/password", views.change_password, "account-password"),
+        ("POST", "/account/delete-sessions", views.delete_all_sessions, "account-delete"),
+        ("GET", "/static/dashboard.css", stylesheet, "css"),
+        ("GET", "/static/favicon.svg", favicon, "favicon"),
+    ]
+    for method, path, handler, name in routes:
+        app.router.add_route(method, path, handler, name=ROUTE_PREFIX + name)
+    app.on_response_prepare.append(_headers)
+
+
+async def _headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Security headers on every dashboard response, errors and redirects included."""
+    route = request.match_info.route if request.match_info is not None else None
+    name = getattr(route, "name", None) or ""
+    if name.startswith(ROUTE_PREFIX):
+        security.apply_security_headers(response)
