@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from lored.capture import sources
+from lored.capture import opencode_io, sources
 from lored.capture.sources import Context, Source
 from lored.config import ALL_TOOLS
 from lored.errors import UsageError
@@ -19,6 +19,7 @@ DISCOVERERS: dict[str, Discoverer] = {
     "codex": sources.discover_codex,
     "gemini": sources.discover_gemini,
     "aider": sources.discover_aider,
+    "opencode": opencode_io.discover,
 }
 
 #: tool -> directories worth watching for changes (they may not exist yet)
@@ -30,6 +31,7 @@ WATCH_ROOTS: dict[str, RootsOf] = {
     ],
     "gemini": lambda ctx: [sources.gemini_home(ctx) / "tmp"],
     "aider": sources.aider_roots,
+    "opencode": opencode_io.watch_roots,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lored.capture import aider, claude, codex, gemini
+from lored.capture import aider, claude, codex, gemini, opencode
 from lored.capture.model import ParsedSession
 from lored.errors import CorruptData
 
@@ -20,6 +20,7 @@ PARSERS: dict[str, Parser] = {
     codex.TOOL: codex.parse,
     gemini.TOOL: gemini.parse,
     aider.TOOL: aider.parse,
+    opencode.TOOL: opencode.parse,
 }
 
 

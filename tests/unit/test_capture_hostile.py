@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lored.capture import gemini
+from lored.capture import gemini, opencode
 from lored.capture.registry import PARSERS, parse_payload
 from lored.errors import CorruptData
 
@@ -34,9 +34,15 @@ def _gemini() -> bytes:
     return gemini.render_header("jsonl", "/home/dev/projects/webapp") + chat.read_bytes()
 
 
+def _opencode() -> bytes:
+    from tests.unit.test_capture_opencode import MESSAGES, PARTS, SESSION
+
+    return opencode.render(SESSION, MESSAGES, PARTS)
+
+
 #: tool -> a valid line-oriented payload
 GOOD: dict[str, Callable[[], bytes]] = {
-    "claude-code": _claude, "codex": _codex, "gemini": _gemini,
+    "claude-code": _claude, "codex": _codex, "gemini": _gemini, "opencode": _opencode,
 }
 LINE_TOOLS = sorted(GOOD)
 #: tools whose payloads are not line-oriented: their own hostile tests, listed here
