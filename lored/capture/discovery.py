@@ -30,9 +30,15 @@ WATCH_ROOTS: dict[str, RootsOf] = {
         sources.codex_home(ctx) / "archived_sessions",
     ],
     "gemini": lambda ctx: [sources.gemini_home(ctx) / "tmp"],
-    "aider": sources.aider_roots,
+    # project roots are whole repositories: too big to watch recursively, so Aider's
+    # history files are polled instead (see POLLED and CaptureWatcher)
+    "aider": lambda ctx: [],
     "opencode": opencode_io.watch_roots,
 }
+
+
+#: tools whose sources are cheap to stat but whose folders should not be watched
+POLLED = frozenset({"aider"})
 
 
 def selected_tools(ctx: Context, tool: str | None) -> list[str]:
