@@ -1,0 +1,313 @@
+"""HttpRemote: the Lore Cloud client (aiohttp), and the token file.
+
+Transport errors become LoreErrors here and nowhere else: connection failures →
+ServerUnreachable, 401 → NotLoggedIn / MachineRevoked / AuthError, 429 → RateLimited,
+other error documents → ServerError. Idempotent requests (every GET, chunk fetches,
+pushes — a push is idempotent by protocol — and envelope creation, whose repeat answers
+409 with our own envelope) are retried with jittered exponential backoff on connection
+errors and 502/503/504. CHUNK responses are decoded while streaming with FrameReader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import random
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from lored.errors import (
+    AuthError,
+    LoreError,
+    MachineRevoked,
+    NotLoggedIn,
+    RateLimited,
+    ServerError,
+    ServerUnreachable,
+    UsageError,
+)
+from lored.sync.credentials import delete_credentials, load_credentials, save_credentials
+from lored.sync.remote import ChangesPage, ChunkRef, Credentials, EnvelopeConflict, FetchedChunk
+from loreproto import wire
+
+__all__ = [
+    "HttpRemote", "check_url", "delete_credentials", "load_credentials", "save_credentials",
+]
+
+_RETRY_STATUS = frozenset({502, 503, 504})
+_TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError,
+                     asyncio.TimeoutError, wire.WireError)
+
+
+def check_url(url: str, *, insecure_http: bool = False) -> str:
+    """Normalise a server URL; refuse plain http:// to non-loopback hosts (PROTOCOL/CLI)."""
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{url!r} is not an http(s) URL",
+                         hint="give the server as https://host[:port]")
+    if parts.scheme == "http" and not insecure_http and not _loopback(parts.hostname):
+        raise UsageError(
+            f"refusing to talk to {parts.hostname} over plain http://",
+            hint="use https://, or pass --insecure-http if you really mean it",
+        )
+    return url
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class HttpRemote:
+    """:class:`lored.sync.remote.Remote` over HTTP(S) to a Lore Cloud server."""
+
+    def __init__(
+        self,
+        server_url: str,
+        *,
+        token: str | None = None,
+        insecure_http: bool = False,
+        attempts: int = 4,
+        backoff: float = 0.25,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+    ) -> None:
+        self.server_url = check_url(server_url, insecure_http=insecure_http)
+        self._token = token
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout,
+                                              sock_read=read_timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"HttpRemote({self.server_url!r})"
+
+    @classmethod
+    def from_credentials(cls, creds: Credentials, *, insecure_http: bool = False) -> HttpRemote:
+        """A remote authenticated with a stored login."""
+        return cls(creds.server_url, token=creds.token, insecure_http=insecure_http)
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=16),
+                headers={"User-Agent": f"lorectl/wire-{wire.API_VERSION}"},
+            )
+        return self._session
+
+    # --- the request loop ---------------------------------------------------------
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        params: dict[str, str] | None = None,
+        auth: bool = True,
+        retry: bool = True,
+        reader: Any = None,
+    ) -> Any:
+        """One API call with retries; ``reader(response)`` consumes a binary answer."""
+        headers: dict[str, str] = {}
+        if auth:
+            if not self._token:
+                raise NotLoggedIn()
+            headers["Authorization"] = f"Bearer {self._token}"
+        if content_type:
+            headers["Content-Type"] = content_type
+        url = self.server_url + path
+        attempts = self._attempts if retry else 1
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
+            try:
+                async with self._http().request(
+                    method, url, json=json_body, data=data, params=params, headers=headers
+                ) as resp:
+                    if resp.status in _RETRY_STATUS and not last:
+                        await resp.read()
+                    elif resp.status >= 400:
+                        raise await _error_for(resp, self.server_url)
+                    elif reader is not None:
+                        return await reader(resp)
+                    else:
+                        return await resp.json(content_type=None)
+            except _TRANSPORT_ERRORS as exc:
+                if last:
+                    raise _unreachable(self.server_url, exc) from None
+            except aiohttp.ClientError as exc:
+                raise _unreachable(self.server_url, exc) from None
+            # full jitter: spread retries of many clients after a server restart
+            await asyncio.sleep(random.uniform(0, self._backoff * (2 ** (attempt - 1))))
+        raise AssertionError("unreachable")
+
+    # --- account ----------------------------------------------------------------------
+    async def register(self, email: str, password: str) -> dict[str, Any]:
+        """POST /v1/register."""
+        out: dict[str, Any] = await self._call(
+            "POST", "/v1/register", json_body={"email": email, "password": password},
+            auth=False, retry=False)
+        return out
+
+    async def login(
+        self, email: str, password: str, machine_id: str, machine_name: str
+    ) -> Credentials:
+        """POST /v1/login; keeps the token for later calls."""
+        doc = await self._call(
+            "POST", "/v1/login", auth=False, retry=False,
+            json_body={"email": email, "password": password, "machine_id": machine_id,
+                       "machine_name": machine_name})
+        try:
+            creds = Credentials(self.server_url, str(doc["token"]), str(doc["account_id"]),
+                                str(doc.get("email") or email))
+        except (KeyError, TypeError):
+            raise ServerError("Lore Cloud sent a malformed login answer") from None
+        self._token = creds.token
+        return creds
+
+    async def logout(self) -> None:
+        """POST /v1/logout (revokes this token)."""
+        await self._call("POST", "/v1/logout", json_body={})
+
+    async def account(self) -> dict[str, Any]:
+        """GET /v1/account."""
+        return _obj(await self._call("GET", "/v1/account"))
+
+    async def get_envelope(self) -> tuple[dict[str, Any] | None, int]:
+        """GET /v1/envelope."""
+        doc = _obj(await self._call("GET", "/v1/envelope"))
+        env = doc.get("envelope")
+        return (env if isinstance(env, dict) else None), int(doc.get("version") or 0)
+
+    async def put_envelope(self, envelope: dict[str, Any], expected_version: int) -> int:
+        """PUT /v1/envelope (create-only or conditional update)."""
+        doc = _obj(await self._call("PUT", "/v1/envelope", json_body={
+            "envelope": envelope, "expected_version": expected_version}))
+        return int(doc["version"])
+
+    # --- sync -------------------------------------------------------------------------
+    async def push(
+        self, sessions: Sequence[tuple[wire.PushHeader, list[bytes]]]
+    ) -> list[dict[str, Any]]:
+        """POST /v1/push with one binary body for all sessions."""
+        body = wire.encode_push(list(sessions))
+        doc = _obj(await self._call("POST", "/v1/push", data=body,
+                                    content_type=wire.PUSH_CONTENT_TYPE))
+        results = doc.get("results")
+        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+            raise ServerError("Lore Cloud sent a malformed push answer")
+        return results
+
+    async def changes(self, since: int, limit: int) -> ChangesPage:
+        """GET /v1/changes."""
+        doc = _obj(await self._call("GET", "/v1/changes",
+                                    params={"since": str(since), "limit": str(limit)}))
+        changes = doc.get("changes")
+        if not isinstance(changes, list):
+            raise ServerError("Lore Cloud sent a malformed change feed")
+        return ChangesPage(changes, int(doc.get("cursor") or since), bool(doc.get("more")))
+
+    async def fetch_chunks(self, refs: Sequence[ChunkRef]) -> list[FetchedChunk]:
+        """POST /v1/chunks; the CHUNK answer is decoded as it streams in."""
+        wanted = {(s, g, i) for s, g, i in refs}
+        limit = len(refs) * (wire.MAX_SEALED_CHUNK_BYTES + wire.MAX_HEADER_BYTES) + 64
+
+        async def read(resp: aiohttp.ClientResponse) -> list[FetchedChunk]:
+            reader = wire.FrameReader(wire.CHUNK_MAGIC, "chunk")
+            out: list[FetchedChunk] = []
+            total = 0
+            async for piece in resp.content.iter_chunked(256 * 1024):
+                total += len(piece)
+                if total > limit:
+                    raise ServerError("Lore Cloud sent more chunk data than was asked for")
+                reader.feed(piece)
+                for header, parts in reader.frames():
+                    out.append(_fetched(header, parts, wanted))
+            if not reader.finished:
+                raise wire.WireError("chunk answer is truncated")
+            return out
+
+        body = {"chunks": [{"session_id": s, "generation": g, "index": i} for s, g, i in refs]}
+        result: list[FetchedChunk] = await self._call("POST", "/v1/chunks", json_body=body,
+                                                      reader=read)
+        return result
+
+    async def delete_session(self, session_id: str) -> int:
+        """DELETE /v1/sessions/{id}."""
+        from urllib.parse import quote
+
+        doc = _obj(await self._call("DELETE", f"/v1/sessions/{quote(session_id, safe='')}"))
+        return int(doc.get("seq") or 0)
+
+
+def _fetched(header: dict[str, Any], parts: list[bytes], wanted: set[ChunkRef]) -> FetchedChunk:
+    ref = (header.get("session_id"), header.get("generation"), header.get("index"))
+    if ref not in wanted:
+        raise ServerError("Lore Cloud sent a chunk that was not asked for")
+    sid, gen, idx = ref
+    assert isinstance(sid, str) and isinstance(gen, int) and isinstance(idx, int)
+    ok = header.get("status") == "ok"
+    return FetchedChunk(sid, gen, idx, (parts[0] if parts else b"") if ok else None)
+
+
+def _obj(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise ServerError("Lore Cloud sent a malformed answer")
+    return doc
+
+
+def _unreachable(url: str, exc: BaseException) -> LoreError:
+    why = type(exc).__name__ if not str(exc) else str(exc).splitlines()[0][:200]
+    return ServerUnreachable(f"cannot reach Lore Cloud at {url} ({why})")
+
+
+async def _error_for(resp: aiohttp.ClientResponse, url: str) -> LoreError:
+    """The LoreError for an error answer (its JSON error document when there is one)."""
+    try:
+        doc = await resp.json(content_type=None)
+        err = doc["error"] if isinstance(doc, dict) else {}
+    except (ValueError, KeyError, aiohttp.ClientError):
+        err = {}
+    err = err if isinstance(err, dict) else {}
+    code = str(err.get("code") or "")
+    message = str(err.get("message") or f"HTTP {resp.status}")[:500]
+    hint = err.get("hint") if isinstance(err.get("hint"), str) else None
+    if code == wire.E_REVOKED:
+        return MachineRevoked("this machine was signed out of Lore Cloud")
+    if code == wire.E_BAD_CREDENTIALS:
+        return AuthError("wrong email or password", hint="check them and run `lorectl login` again")
+    if resp.status == 401:
+        return NotLoggedIn("Lore Cloud does not accept this machine's login",
+                           hint="run `lorectl login` again")
+    if resp.status == 429 or code == wire.E_RATE_LIMITED:
+        return RateLimited(f"Lore Cloud: {message}")
+    if code == wire.E_CONFLICT and isinstance(err.get("current"), dict):
+        cur = err["current"]
+        env = cur.get("envelope")
+        return EnvelopeConflict(env if isinstance(env, dict) else None,
+                                int(cur.get("version") or 0))
+    if code == wire.E_REGISTRATION_CLOSED:
+        return AuthError("this Lore Cloud server does not allow registration",
+                         hint="ask its operator to run `lore-server user add EMAIL`")
+    if code == wire.E_CONFLICT:
+        return AuthError(f"Lore Cloud: {message}", hint=hint)
+    if resp.status >= 500:
+        return ServerError(f"Lore Cloud at {url} failed: {message}", hint=hint)
+    return ServerError(f"Lore Cloud refused the request: {message}", hint=hint)

@@ -1,0 +1,267 @@
+"""The ``Lore`` facade: the one API both the daemon and one-shot ``lorectl`` use.
+
+It owns the store, the (lazy) Lore Cloud remote, the worker pool and the sync engine.
+Heavy modules (crypto, aiohttp, the engine) are imported on first use so ``lorectl
+status`` stays light. Errors are LoreErrors; only lorectl turns them into exit codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from lored.config import Settings, update_config
+from lored.errors import CorruptData, LoreError, NotLoggedIn
+from lored.store import Store, utcnow
+from lored.sync.credentials import load_credentials
+from lored.sync.keys import SecretKind, SecretProvider, no_secrets
+from lored.sync.remote import Credentials, Remote
+
+if TYPE_CHECKING:
+    from lored.sync.engine import SyncEngine
+
+ProgressFn = Callable[[dict[str, Any]], None]
+__all__ = ["Lore", "ProgressFn", "SecretKind", "SecretProvider"]
+
+#: a status call must answer promptly even when the server hangs
+_STATUS_TIMEOUT_S = 8.0
+
+
+class Lore:
+    """One machine's Lore: capture store + Lore Cloud sync. Open with :meth:`open`."""
+
+    def __init__(self, settings: Settings, store: Store, secrets: SecretProvider,
+                 remote: Remote | None) -> None:
+        self.settings = settings
+        self.store = store
+        self._secrets = secrets
+        self._injected = remote
+        self._remote: Remote | None = remote
+        self._engine: SyncEngine | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._creds = _load_creds(settings)
+
+    @classmethod
+    async def open(cls, settings: Settings, *, secrets: SecretProvider | None = None,
+                   remote: Remote | None = None) -> Lore:
+        """Open the store; ``remote`` replaces HttpRemote (tests, in-process server)."""
+        store = await Store.open(settings.paths.db_file)
+        return cls(settings, store, secrets or no_secrets, remote)
+
+    async def close(self) -> None:
+        """Close the remote (if created here), the store and the worker pool."""
+        if self._remote is not None and self._remote is not self._injected:
+            await self._remote.close()
+        self._remote = None
+        await self.store.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- identity ---------------------------------------------------------------------
+    @property
+    def credentials(self) -> Credentials | None:
+        """This machine's Lore Cloud login, if any."""
+        return self._creds
+
+    def encryption_configured(self) -> bool:
+        """True when this machine holds a (readable) data key for its account."""
+        return self._key_id() is not None
+
+    def _get_remote(self) -> Remote:
+        if self._remote is None:
+            if self._creds is None:
+                raise NotLoggedIn()
+            from lored.cloud import HttpRemote
+
+            self._remote = HttpRemote.from_credentials(
+                self._creds, insecure_http=self.settings.insecure_http)
+        return self._remote
+
+    def engine(self) -> SyncEngine:
+        """The sync engine of the logged-in account (NotLoggedIn before login)."""
+        if self._creds is None:
+            raise NotLoggedIn()
+        if self._engine is None:
+            from lored.sync.engine import SyncEngine
+
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2),
+                                                thread_name_prefix="lore-crypto")
+            self._engine = SyncEngine(
+                self.store, self._get_remote(), account_id=self._creds.account_id,
+                machine_id=self.settings.machine_id, key_file=self.settings.paths.key_file,
+                secrets=self._secrets, pool=self._pool,
+                privacy_minimal=self.settings.privacy_metadata == "minimal")
+        return self._engine
+
+    # --- capture ----------------------------------------------------------------------
+    async def import_all(self, tool: str | None = None, *,
+                         only: Collection[str] | None = None) -> dict[str, Any]:
+        """One capture pass (CLI.md import JSON); ``only`` limits it to these files."""
+        from lored.capture.importer import import_all
+
+        report = await import_all(self.store, self.settings, tool=tool, only=only)
+        doc: dict[str, Any] = report.to_json()
+        doc["changed"] = list(report.changed)
+        return doc
+
+    # --- sync -------------------------------------------------------------------------
+    async def push(self, *, dry_run: bool = False, progress: ProgressFn | None = None
+                   ) -> dict[str, Any]:
+        """Upload new and changed sessions (CLI.md push JSON)."""
+        result = await self.engine().push(dry_run_only=dry_run, progress=progress)
+        if not dry_run:
+            await self.store.kv_set("last_sync_at", utcnow())
+        return result
+
+    async def pull(self, *, all: bool = False, progress: ProgressFn | None = None
+                   ) -> dict[str, Any]:
+        """Download other machines' sessions (CLI.md pull JSON)."""
+        result, _ = await self.engine().pull(all=all, progress=progress)
+        await self.store.kv_set("last_sync_at", utcnow())
+        return result
+
+    async def sync(self, *, progress: ProgressFn | None = None) -> dict[str, Any]:
+        """Pull, then push: ``{"pull": …, "push": …}``."""
+        result = await self.engine().sync(progress=progress)
+        await self.store.kv_set("last_sync_at", utcnow())
+        return result
+
+    # --- account ----------------------------------------------------------------------
+    async def login(self, server_url: str, email: str, password: str, *,
+                    insecure_http: bool = False, register: bool = False) -> dict[str, Any]:
+        """Log this machine in (optionally registering first); stores the token (0600)."""
+        from lored.cloud import HttpRemote, check_url
+        from lored.crypto.keycache import delete_key, load_key
+        from lored.sync.credentials import save_credentials
+
+        remote: Remote
+        if self._injected is not None:
+            remote = self._injected
+        else:
+            url = check_url(server_url, insecure_http=insecure_http)
+            remote = HttpRemote(url, insecure_http=insecure_http)
+        try:
+            if register:
+                await remote.register(email, password)
+            creds = await remote.login(email, password, self.settings.machine_id,
+                                       self.settings.machine_name)
+        except BaseException:
+            if remote is not self._injected:
+                await remote.close()
+            raise
+        save_credentials(self.settings.paths, creds)
+        update_config(self.settings.paths,
+                      {"server": {"url": creds.server_url, "insecure_http": insecure_http}})
+        self.settings.server_url, self.settings.insecure_http = creds.server_url, insecure_http
+        try:
+            key = load_key(self.settings.paths.key_file)
+        except CorruptData:
+            key = None
+        if key is None or key.account_id != creds.account_id:
+            delete_key(self.settings.paths.key_file)  # a key of another account is useless
+        if self._remote is not None and self._remote is not self._injected:
+            await self._remote.close()
+        self._remote, self._engine, self._creds = remote, None, creds
+        return {"email": creds.email, "account_id": creds.account_id,
+                "server": creds.server_url, "machine_id": self.settings.machine_id,
+                "registered": register}
+
+    async def logout(self) -> dict[str, Any]:
+        """Revoke the token if the server answers; delete token and cached key (sessions stay)."""
+        from lored.crypto.keycache import delete_key
+        from lored.sync.credentials import delete_credentials
+
+        revoked, why = False, None
+        if self._creds is not None:
+            try:
+                await self._get_remote().logout()
+                revoked = True
+            except LoreError as err:
+                why = err.message
+        was_in = delete_credentials(self.settings.paths)
+        delete_key(self.settings.paths.key_file)
+        self._creds, self._engine = None, None
+        return {"logged_out": was_in, "revoked": revoked, "revoke_error": why}
+
+    async def unlock(self) -> dict[str, Any]:
+        """Ask for the passphrase and replace the cached key."""
+        key = await self.engine().keys.unlock()
+        return {"key_id": key.key_id, "account_id": key.account_id}
+
+    async def change_passphrase(self, current: str, new: str) -> dict[str, Any]:
+        """Re-wrap the data key under a new passphrase (no data re-encrypted)."""
+        return await self.engine().keys.change_passphrase(current, new)
+
+    # --- status -----------------------------------------------------------------------
+    async def status(self, *, daemon: dict[str, Any] | None = None) -> dict[str, Any]:
+        """CLI.md's status document; the cloud part degrades to an error when unreachable."""
+        total, pending = await self.store.counts()
+        times = [await self.store.kv_get(k) for k in ("last_sync_at", "last_push_at",
+                                                       "last_pull_at")]
+        key_id = self._key_id()
+        daemon = daemon or {}
+        running = bool(daemon.get("running"))
+        doc: dict[str, Any] = {
+            "machine": {"id": self.settings.machine_id, "name": self.settings.machine_name},
+            "account": None,
+            "cloud": None,
+            "local": {
+                "total_sessions": total,
+                "pending_sync": pending,
+                "last_sync": max((t for t in times if t), default=None),
+                "next_auto_sync": (daemon.get("next_auto_sync")
+                                   if running and key_id is not None else None),
+            },
+            "daemon": {"running": running, "paused": bool(daemon.get("paused", False))},
+            "encryption": {"configured": key_id is not None, "key_id": key_id},
+            "server": self._creds.server_url if self._creds else self.settings.server_url,
+            "logged_in": self._creds is not None,
+            "cloud_error": None,
+        }
+        if self._creds is None:
+            return doc
+        doc["account"] = {"email": self._creds.email, "plan": None}
+        try:
+            acct = await asyncio.wait_for(self.cloud_account(), _STATUS_TIMEOUT_S)
+        except (LoreError, TimeoutError) as err:
+            if isinstance(err, TimeoutError):
+                err = LoreError(f"Lore Cloud at {self._creds.server_url} did not answer in time")
+            doc["cloud_error"] = err.to_json()
+            return doc
+        raw_usage = acct.get("usage")
+        usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
+        doc["account"] = {"email": acct.get("email") or self._creds.email,
+                          "plan": acct.get("plan")}
+        doc["cloud"] = {"sessions": usage.get("sessions"),
+                        "storage_bytes": usage.get("storage_bytes"),
+                        "last_sync": acct.get("last_sync")}
+        doc["limits"] = acct.get("limits")
+        return doc
+
+    def _key_id(self) -> str | None:
+        from lored.crypto.keycache import load_key
+
+        try:
+            key = load_key(self.settings.paths.key_file)
+        except CorruptData:
+            return None
+        if key is None or (self._creds is not None and key.account_id != self._creds.account_id):
+            return None
+        return key.key_id
+
+    async def cloud_account(self) -> dict[str, Any]:
+        """The AccountDoc from Lore Cloud (NotLoggedIn before login)."""
+        return await self._get_remote().account()
+
+
+def _load_creds(settings: Settings) -> Credentials | None:
+    try:
+        return load_credentials(settings.paths)
+    except NotLoggedIn:
+        return None
+
+

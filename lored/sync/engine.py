@@ -1,0 +1,101 @@
+"""The sync engine: push, pull and sync over a :class:`~lored.sync.remote.Remote`.
+
+It never sleeps or loops on time (the daemon's scheduler decides *when*); it is called,
+does one pass, and returns CLI.md's result documents. Every pass that transfers data
+checks the cached key against the server's envelope first.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lored.crypto.keycache import CachedKey
+from lored.sync.context import ProgressFn, RunContext
+from lored.sync.keys import KeyManager, SecretProvider
+from lored.sync.plan import Limits
+from lored.sync.pull import Puller, PullReport
+from lored.sync.push import Pusher, PushReport, dry_run
+from lored.sync.remote import Remote
+
+if TYPE_CHECKING:
+    from lored.store import Store
+
+
+class SyncEngine:
+    """One account's sync on this machine."""
+
+    def __init__(
+        self,
+        store: Store,
+        remote: Remote,
+        *,
+        account_id: str,
+        machine_id: str,
+        key_file: Path,
+        secrets: SecretProvider,
+        pool: ThreadPoolExecutor,
+        privacy_minimal: bool = False,
+    ) -> None:
+        self.store = store
+        self.remote = remote
+        self.account_id = account_id
+        self.machine_id = machine_id
+        self.keys = KeyManager(key_file, remote, account_id, secrets)
+        self._pool = pool
+        self._minimal = privacy_minimal
+        self._limits: Limits | None = None
+
+    def _ctx(self, key: CachedKey, progress: ProgressFn | None) -> RunContext:
+        return RunContext(self.store, self.remote, key, self.account_id, self.machine_id,
+                          self._pool, progress, self._minimal)
+
+    async def limits(self, *, refresh: bool = False) -> Limits:
+        """The account's limits (fetched once per engine unless ``refresh``)."""
+        if self._limits is None or refresh:
+            self._limits = Limits.from_account(await self.remote.account())
+        return self._limits
+
+    async def push(self, *, dry_run_only: bool = False, progress: ProgressFn | None = None,
+                   key: CachedKey | None = None) -> dict[str, Any]:
+        """Upload new and changed own sessions; the first push sets up encryption."""
+        candidates = await self.store.push_candidates()
+        if not candidates:
+            return PushReport(dry_run=dry_run_only).to_json()
+        if dry_run_only:
+            limits = await self.limits()
+            loop_cpu = self._ctx_cpu()
+            return (await dry_run(self.store, candidates, limits, loop_cpu)).to_json()
+        key = key or await self.keys.require(setup=True)
+        assert key is not None  # setup=True always yields a key or raises
+        limits = await self.limits(refresh=True)  # plan/quota may have changed
+        report = await Pusher(self._ctx(key, progress), limits).run(candidates)
+        return report.to_json()
+
+    async def pull(self, *, all: bool = False, progress: ProgressFn | None = None
+                   ) -> tuple[dict[str, Any], CachedKey | None]:
+        """Download other machines' changes since the cursor (``all``: from zero).
+
+        Returns the result and the checked key (so a sync does not check it twice).
+        """
+        key = await self.keys.require(setup=False)
+        if key is None:  # no envelope on the server: nothing there can be opened
+            return PullReport().to_json(), None
+        limits = self._limits or Limits()
+        report = await Puller(self._ctx(key, progress), limits).run(from_zero=all)
+        return report.to_json(), key
+
+    async def sync(self, *, progress: ProgressFn | None = None) -> dict[str, Any]:
+        """Pull, then push."""
+        pulled, key = await self.pull(progress=progress)
+        pushed = await self.push(progress=progress, key=key)
+        return {"pull": pulled, "push": pushed}
+
+    def _ctx_cpu(self) -> Any:
+        import asyncio
+
+        async def cpu(fn: Any, *args: Any) -> Any:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+        return cpu

@@ -1,0 +1,230 @@
+"""Push executor: load → plan → seal (worker pool) → batch → upload (several in flight).
+
+Per-session outcomes: ``ok`` → ``mark_pushed``; ``too_large`` / ``quota_exceeded`` /
+``owned_elsewhere`` → skipped with a warning (exit 0); ``conflict`` (the server holds a
+state we did not expect, e.g. our last push committed but we were killed before
+recording it) → retried once as a fresh generation above the server's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lored.crypto.seal import Binding, seal_chunk, seal_info
+from lored.crypto.secret import SecretBytes
+from lored.errors import ServerError
+from lored.store.rows import PushCandidate
+from lored.sync.context import IN_FLIGHT, Inflight, RunContext, ordered_map
+from lored.sync.plan import BatchBuilder, Limits, PushStep, Skipped, plan_session, too_large, whole
+from loreproto import wire
+
+_SKIP_RESULTS = (wire.RESULT_TOO_LARGE, wire.RESULT_QUOTA, wire.RESULT_OWNED_ELSEWHERE)
+
+
+@dataclass
+class Prepared:
+    """A session sealed and ready to upload (or found unchanged: ``step is None``)."""
+
+    candidate: PushCandidate
+    step: PushStep | None
+    header: wire.PushHeader | None = None
+    parts: list[bytes] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Sealed bytes on the wire."""
+        return sum(len(p) for p in self.parts)
+
+
+@dataclass
+class PushReport:
+    """CLI.md's push object."""
+
+    dry_run: bool = False
+    sessions: list[str] = field(default_factory=list)
+    bytes_uploaded: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    bytes_planned: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"dry_run","pushed","sessions","bytes_uploaded","skipped"}`` (+ bytes_planned)."""
+        return {
+            "dry_run": self.dry_run,
+            "pushed": len(self.sessions),
+            "sessions": list(self.sessions),
+            "bytes_uploaded": self.bytes_uploaded,
+            "skipped": [s.to_json() for s in self.skipped],
+            "bytes_planned": self.bytes_planned,
+        }
+
+
+def _meta(c: PushCandidate, minimal: bool) -> wire.SessionMeta:
+    return wire.SessionMeta(
+        tool=c.tool, project_path="" if minimal else (c.project_path or ""),
+        started_at=c.started_at, ended_at=c.ended_at, message_count=c.message_count,
+        payload_bytes=c.payload_length,
+    )
+
+
+def seal_step(
+    dk: SecretBytes, account_id: str, machine_id: str, c: PushCandidate, step: PushStep,
+    payload: bytes, minimal: bool,
+) -> tuple[wire.PushHeader, list[bytes]]:
+    """Seal the info and the step's chunks (pure CPU; runs in the worker pool)."""
+    binding = Binding(account_id, c.session_id, machine_id, step.generation)
+    parts = [seal_info(dk, c.info, binding, step.chunk_count)]
+    for i, (start, end) in enumerate(step.spans):
+        parts.append(seal_chunk(dk, payload[start:end], binding, step.first_index + i))
+    header = wire.PushHeader(c.session_id, step.generation, step.first_index, step.chunk_count,
+                             [len(p) for p in parts], _meta(c, minimal))
+    return header, parts
+
+
+class Pusher:
+    """Runs one push over a :class:`RunContext`."""
+
+    def __init__(self, ctx: RunContext, limits: Limits) -> None:
+        self.ctx = ctx
+        self.limits = limits
+        self.report = PushReport()
+        self._conflicts: list[tuple[PushCandidate, dict[str, Any]]] = []
+        self._done = 0
+        self._total = 0
+
+    async def run(self, candidates: list[PushCandidate]) -> PushReport:
+        """Push every candidate; returns the report (skips included)."""
+        todo = []
+        for c in candidates:
+            skip = too_large(c.session_id, c.payload_length, self.limits)
+            if skip is not None:
+                self.report.skipped.append(skip)
+            else:
+                todo.append(c)
+        self._total = len(todo)
+        await self._upload(todo, retry=False)
+        if self._conflicts:
+            again, self._conflicts = self._conflicts, []
+            await self._upload([c for c, _ in again], retry=True,
+                               server={c.session_id: r for c, r in again})
+            for c, r in self._conflicts:  # a second conflict: leave it for the next push
+                self.report.skipped.append(Skipped(
+                    c.session_id, wire.RESULT_CONFLICT,
+                    f"session {c.session_id} changed on the server meanwhile "
+                    f"({r.get('message') or 'conflict'}); it will be retried on the next push"))
+        return self.report
+
+    async def _upload(self, todo: list[PushCandidate], *, retry: bool,
+                      server: dict[str, dict[str, Any]] | None = None) -> None:
+        builder: BatchBuilder[Prepared] = BatchBuilder(self.limits.batch_bytes,
+                                                       self.limits.max_batch_sessions)
+        inflight = Inflight(IN_FLIGHT)
+
+        async def prepare(c: PushCandidate) -> Prepared:
+            return await self._prepare(c, (server or {}).get(c.session_id) if retry else None)
+
+        try:
+            async for prep in ordered_map(prepare, todo, window=IN_FLIGHT * 2):
+                if prep.step is None:
+                    await self._record_unchanged(prep.candidate)
+                    continue
+                full = builder.add(prep, prep.size)
+                if full:
+                    await inflight.spawn(self._send(full))
+            last = builder.flush()
+            if last:
+                await inflight.spawn(self._send(last))
+            await inflight.wait()
+        finally:
+            await inflight.cancel()
+
+    async def _prepare(self, c: PushCandidate, conflict: dict[str, Any] | None) -> Prepared:
+        payload = await self.ctx.store.load_payload(c.session_id)
+        if conflict is not None:
+            # the server's state differs from what we recorded: start a generation above
+            # both, with the whole payload (never guess which chunks the server has)
+            server_gen = conflict.get("generation")
+            gen = max(c.pushed_generation, server_gen if isinstance(server_gen, int) else 0) + 1
+            step: PushStep | None = await self.ctx.cpu(
+                whole, c.session_id, "rewrite", gen, payload, self.limits)
+        else:
+            step = await self.ctx.cpu(_plan, c, payload, self.limits)
+        if step is None:
+            return Prepared(c, None)
+        header, parts = await self.ctx.cpu(
+            seal_step, self.ctx.key.data_key, self.ctx.account_id, self.ctx.machine_id, c, step,
+            payload, self.ctx.privacy_minimal)
+        return Prepared(c, step, header, parts)
+
+    async def _record_unchanged(self, c: PushCandidate) -> None:
+        # dirty but byte-identical to what the server has (e.g. re-captured): just clear it
+        await self.ctx.store.mark_pushed(
+            c.session_id, generation=c.pushed_generation, chunk_count=c.pushed_chunks,
+            length=c.pushed_length, prefix_hash=c.pushed_hash or "", seq=None)
+
+    async def _send(self, batch: list[Prepared]) -> None:
+        results = await self.ctx.remote.push([(p.header, p.parts) for p in batch if p.header])
+        by_id = {r.get("session_id"): r for r in results}
+        for p in batch:
+            c, step = p.candidate, p.step
+            assert step is not None
+            r = by_id.get(c.session_id)
+            if r is None:
+                raise ServerError(f"Lore Cloud did not answer for session {c.session_id}")
+            status = r.get("status")
+            if status == wire.RESULT_OK:
+                seq = r.get("seq")
+                await self.ctx.store.mark_pushed(
+                    c.session_id, generation=step.generation, chunk_count=step.chunk_count,
+                    length=step.payload_length, prefix_hash=step.payload_hash,
+                    seq=seq if isinstance(seq, int) else None)
+                self.report.sessions.append(c.session_id)
+                self.report.bytes_uploaded += p.size
+            elif status in _SKIP_RESULTS:
+                self.report.skipped.append(_skipped(c, str(status), r, self.limits))
+            elif status == wire.RESULT_CONFLICT:
+                self._conflicts.append((c, r))
+            else:
+                raise ServerError(f"Lore Cloud answered {status!r} for session {c.session_id}")
+        self._done += len(batch)
+        self.ctx.emit({"event": "push", "done": self._done, "total": self._total,
+                       "bytes": self.report.bytes_uploaded})
+
+
+def _plan(c: PushCandidate, payload: bytes, limits: Limits) -> PushStep | None:
+    return plan_session(
+        c.session_id, payload, pushed_generation=c.pushed_generation,
+        pushed_chunks=c.pushed_chunks, pushed_length=c.pushed_length,
+        pushed_hash=c.pushed_hash, limits=limits)
+
+
+def _skipped(c: PushCandidate, status: str, r: dict[str, Any], limits: Limits) -> Skipped:
+    sid = c.session_id
+    if status == wire.RESULT_TOO_LARGE:
+        from lored.sync.plan import human_size
+
+        msg = (f"session {sid} ({human_size(c.payload_length)}) exceeds the "
+               f"{human_size(limits.max_session_bytes)} upload limit; kept locally")
+    elif status == wire.RESULT_QUOTA:
+        why = r.get("message") or "the account's storage quota is full"
+        msg = f"session {sid} was not uploaded: {why}; kept locally"
+    else:
+        msg = f"session {sid} belongs to another machine of this account; kept locally"
+    return Skipped(sid, status, msg)
+
+
+async def dry_run(ctx_store: Any, candidates: list[PushCandidate], limits: Limits,
+                  cpu: Any) -> PushReport:
+    """What a push would upload, without sealing or uploading anything."""
+    report = PushReport(dry_run=True)
+    for c in candidates:
+        skip = too_large(c.session_id, c.payload_length, limits)
+        if skip is not None:
+            report.skipped.append(skip)
+            continue
+        payload = await ctx_store.load_payload(c.session_id)
+        step = await cpu(_plan, c, payload, limits)
+        if step is not None:
+            report.sessions.append(c.session_id)
+            report.bytes_planned += step.upload_bytes
+    return report
