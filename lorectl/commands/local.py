@@ -177,18 +177,31 @@ def _compact(value: Any) -> str:
 # --- search ----------------------------------------------------------------------------
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
+@click.option("--tool", metavar="T", help="only sessions of this tool")
+@click.option("--project", metavar="P", help="only sessions whose project path contains P")
+@click.option("--machine", metavar="M", help="only sessions from this machine (id prefix or name)")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
               help="at most N hits")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @handle_errors
-def search_cmd(query: tuple[str, ...], limit: int, as_json: bool) -> None:
-    """Full-text search over the messages of every session."""
+def search_cmd(
+    query: tuple[str, ...], tool: str | None, project: str | None, machine: str | None,
+    limit: int, as_json: bool,
+) -> None:
+    """Full-text search over the messages of every session, best match first."""
     from lorectl import render
 
     text = " ".join(query)
+    filtered = any((tool, project, machine))
 
     async def work(settings: Settings, store: Store) -> list[dict[str, Any]]:
-        return await store.search(text, limit=limit)
+        if not filtered:
+            return await store.search(text, limit=limit)
+        # the store ranks over all sessions; keep the best hits of the chosen ones
+        allowed = {r.id for r in await store.list_sessions(tool=tool, project=project,
+                                                           machine=machine)}
+        hits = await store.search(text, limit=max(limit * 20, 1000))
+        return [h for h in hits if h["session_id"] in allowed][:limit]
 
     hits = _with_store(work)
     if as_json:

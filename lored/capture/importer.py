@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lored.capture.discovery import DISCOVERERS, selected_tools
 from lored.capture.model import ParsedSession
+from lored.capture.projects import git_remote
 from lored.capture.registry import parse_payload
 from lored.capture.sources import Context, Source
 from lored.config import Settings
@@ -44,6 +45,8 @@ class ImportReport:
     bytes_read: int = 0
     #: ids of sessions imported or updated in this pass
     changed: list[str] = field(default_factory=list)
+    #: git remotes looked up during this pass (project path -> remote URL)
+    remotes: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """CLI.md's import object: ``{"imported","updated","unchanged","errors"}``."""
@@ -131,10 +134,18 @@ async def _read(path: str, start: int, end: int, report: ImportReport) -> bytes:
     return data
 
 
-async def _parse(tool: str, payload: bytes, hint: str) -> ParsedSession:
+async def _parse(tool: str, payload: bytes, hint: str, report: ImportReport) -> ParsedSession:
     if len(payload) > _THREAD_THRESHOLD:
-        return await asyncio.to_thread(parse_payload, tool, payload, hint)
-    return parse_payload(tool, payload, hint)
+        parsed = await asyncio.to_thread(parse_payload, tool, payload, hint)
+    else:
+        parsed = parse_payload(tool, payload, hint)
+    path = parsed.project_path
+    if parsed.git_remote is None and path:
+        # the remote groups one project's checkouts across machines (see projects.py)
+        if path not in report.remotes:
+            report.remotes[path] = await asyncio.to_thread(git_remote, path)
+        parsed.git_remote = report.remotes[path]
+    return parsed
 
 
 async def _import_append(
@@ -162,7 +173,7 @@ async def _import_append(
     if payload is None:
         payload = src.header + await _read(path, 0, st.st_size, report)
     offset = len(payload) - len(src.header)
-    parsed = await _parse(src.tool, payload, path)
+    parsed = await _parse(src.tool, payload, path, report)
     source = SourceState(src.key, parsed.session_id, st.st_size, st.st_mtime_ns, st.st_ino,
                          offset)
     if await store.is_deleted(parsed.session_id):
@@ -224,7 +235,7 @@ async def _import_rendered(
     ids: list[str] = []
     for payload in payloads:
         try:
-            parsed = await _parse(src.tool, payload, src.key)
+            parsed = await _parse(src.tool, payload, src.key, report)
             if await store.is_deleted(parsed.session_id):
                 continue
             status = await store.save_capture(parsed, payload, None, settings.machine_id)

@@ -51,6 +51,9 @@ def test_import_list_show_search_config(clean_env: Path) -> None:
     assert hits and set(hits[0]) >= {"session_id", "role", "timestamp", "snippet"}
     assert hits[0]["session_id"] == row["id"] and "pagination" in hits[0]["snippet"]
 
+    assert ok_json("search", "pagination", "--tool", "codex") == []
+    assert ok_json("search", "pagination", "--project", "webapp", "--limit", "1") == hits[:1]
+
     config = ok_json("config", "show")
     assert config["capture"]["tools"][0] == "claude-code"
 

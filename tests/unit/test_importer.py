@@ -202,3 +202,23 @@ async def test_codex_home_rollouts_and_archived(
     rows = {r.id: r for r in await store.list_sessions(tool="codex")}
     assert set(rows) == {"codex:0197a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
                          "codex:0190aaaa-bbbb-7ccc-8ddd-eeeeffff0000"}
+
+
+async def test_git_remote_of_local_checkout_is_recorded(
+    clean_env: Path, tmp_path: Path, store: Store, settings: Settings
+) -> None:
+    import sqlite3
+
+    repo = tmp_path / "webapp"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".git/config").write_text('[remote "origin"]\n\turl = git@example.com:a/w.git\n')
+    projects = clean_env / ".claude/projects/-webapp"
+    projects.mkdir(parents=True)
+    (projects / "s.jsonl").write_bytes(json.dumps({
+        "type": "user", "sessionId": "s-git", "cwd": str(repo), "timestamp": "2025-01-01T00:00:00Z",
+        "message": {"content": "hi"}}).encode() + b"\n")
+    assert (await import_all(store, settings)).imported == 1
+    db = sqlite3.connect(settings.paths.db_file)
+    assert db.execute("SELECT git_remote FROM sessions").fetchall() == [
+        ("git@example.com:a/w.git",)]
+    db.close()
