@@ -1,0 +1,177 @@
+"""Run push / pull / sync / status / import for lorectl: the one place that decides
+*where* an operation runs (the daemon over its socket when it answers — hook below —
+else in-process through :class:`lored.service.Lore`), and how progress is shown.
+
+Everything heavy is imported inside functions so ``lorectl status`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from lored.config import Settings
+    from lored.service import Lore, ProgressFn, SecretKind
+
+Mode = Literal["push", "pull", "sync", "status", "import"]
+T = TypeVar("T")
+
+SETUP_BANNER = "First sync - set up encryption"
+PROMPT_NEW = "Enter passphrase:"
+PROMPT_CONFIRM = "Confirm passphrase:"
+PROMPT_UNLOCK = "Enter your encryption passphrase to decrypt sessions:"
+PROMPT_PASSWORD = "Password:"
+
+
+def terminal_secrets(kind: SecretKind) -> str:
+    """lorectl's SecretProvider: LORE_PASSPHRASE / LORE_PASSWORD, else ask on the terminal.
+
+    Without either it raises SecretRequired naming the variable (scripts, CI, cron).
+    """
+    import click
+
+    from lorectl.common import ask_secret
+    from lored.crypto.kdf import MIN_PASSPHRASE_LEN
+    from lored.errors import SecretRequired
+
+    try:
+        if kind == "new_passphrase":
+            if not _env("LORE_PASSPHRASE") and sys.stdin.isatty():
+                click.echo(SETUP_BANNER, err=True)
+            return ask_secret("LORE_PASSPHRASE", PROMPT_NEW, confirm=PROMPT_CONFIRM,
+                              min_len=MIN_PASSPHRASE_LEN)
+        if kind == "passphrase":
+            return ask_secret("LORE_PASSPHRASE", PROMPT_UNLOCK)
+        return ask_secret("LORE_PASSWORD", PROMPT_PASSWORD)
+    except SecretRequired:
+        if kind == "password":
+            raise SecretRequired(
+                "the account password is needed but there is no terminal to ask for it",
+                hint="set LORE_PASSWORD or pass --password-stdin") from None
+        what = ("a new encryption passphrase is needed to set up encryption"
+                if kind == "new_passphrase"
+                else "the encryption passphrase is needed to unlock this account's key")
+        raise SecretRequired(f"{what}, but there is no terminal to ask for it",
+                             hint="set LORE_PASSPHRASE, or run the command in a terminal"
+                             ) from None
+
+
+def _env(name: str) -> str | None:
+    import os
+
+    return os.environ.get(name) or None
+
+
+def with_lore(settings: Settings, work: Callable[[Lore], Awaitable[T]], *,
+              secrets: Callable[[SecretKind], str] | None = None) -> T:
+    """Open a Lore in a fresh event loop, run ``work(lore)``, close it."""
+    import asyncio
+
+    from lored.service import Lore
+
+    async def main() -> T:
+        lore = await Lore.open(settings, secrets=secrets or terminal_secrets)
+        try:
+            return await work(lore)
+        finally:
+            await lore.close()
+
+    return asyncio.run(main())
+
+
+def run_op(settings: Settings, mode: Mode, **opts: Any) -> dict[str, Any]:
+    """Run one operation and return its CLI.md JSON document.
+
+    ``opts``: ``dry_run`` (push), ``all`` (pull), ``tool`` (import), ``progress``
+    (True/False; default: a rich progress bar when stderr is a terminal),
+    ``secrets`` (a SecretProvider; default :func:`terminal_secrets`).
+    """
+    show = opts.pop("progress", None)
+    secrets = opts.pop("secrets", None)
+    answer = _try_daemon(settings, mode, **opts)
+    if answer is not None:
+        return answer
+    if show is None:
+        show = mode in ("push", "pull", "sync") and _stderr_tty()
+    with _Progress(enabled=bool(show)) as bar:
+        return with_lore(settings, lambda lore: _dispatch(lore, mode, bar.update, opts),
+                         secrets=secrets)
+
+
+def _try_daemon(settings: Settings, mode: Mode, **opts: Any) -> dict[str, Any] | None:
+    """Hook: the daemon's answer when lored runs (added by the daemon work), else None."""
+    return None
+
+
+async def _dispatch(lore: Lore, mode: Mode, progress: ProgressFn,
+                    opts: dict[str, Any]) -> dict[str, Any]:
+    if mode == "push":
+        return await lore.push(dry_run=bool(opts.get("dry_run")), progress=progress)
+    if mode == "pull":
+        return await lore.pull(all=bool(opts.get("all")), progress=progress)
+    if mode == "sync":
+        return await lore.sync(progress=progress)
+    if mode == "status":
+        return await lore.status(daemon=opts.get("daemon"))
+    if mode == "import":
+        return await lore.import_all(tool=opts.get("tool"))
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def _stderr_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _Progress:
+    """A transient rich progress display on stderr fed by the engine's events."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+            )
+
+            from lorectl.render import console
+
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                MofNCompleteColumn(), console=console(sys.stderr),
+                transient=True)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, event: dict[str, Any]) -> None:
+        """Show one engine event (``{"event": "push"|"pull", "done", "total"?, "bytes"}``)."""
+        if self._progress is None:
+            return
+        name = str(event.get("event"))
+        if name not in ("push", "pull"):
+            return
+        task = self._tasks.get(name)
+        label = "Uploading" if name == "push" else "Downloading"
+        if task is None:
+            task = self._tasks[name] = self._progress.add_task(label, total=None)
+        from lorectl.render import human_size
+
+        total = event.get("total") if name == "push" else event.get("seen")
+        self._progress.update(task, completed=int(event.get("done") or 0),
+                              total=int(total) if total else None,
+                              description=f"{label} {human_size(int(event.get('bytes') or 0))}")
