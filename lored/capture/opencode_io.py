@@ -17,8 +17,7 @@ from lored.capture.sources import Context, Source, sorted_files
 
 
 def data_dir(ctx: Context) -> Path:
-    """``$OPENCODE_DATA_DIR``, else ``$XDG_DATA_HOME/opencode``, else ``~/.local/share/opencode``.
-    """
+    """OpenCode's data dir: ``$OPENCODE_DATA_DIR``, else the XDG data home's ``opencode``."""
     xdg = ctx.env.get("XDG_DATA_HOME")
     default = Path(xdg) / "opencode" if xdg else ctx.home / ".local/share/opencode"
     return ctx.tool_dir("opencode", "OPENCODE_DATA_DIR", default)
