@@ -90,19 +90,29 @@ def run_op(settings: Settings, mode: Mode, **opts: Any) -> dict[str, Any]:
     """
     show = opts.pop("progress", None)
     secrets = opts.pop("secrets", None)
-    answer = _try_daemon(settings, mode, **opts)
-    if answer is not None:
-        return answer
     if show is None:
         show = mode in ("push", "pull", "sync") and _stderr_tty()
     with _Progress(enabled=bool(show)) as bar:
+        answer = _try_daemon(settings, mode, bar.update, **opts)  # daemon hook: see below
+        if answer is not None:
+            return answer
         return with_lore(settings, lambda lore: _dispatch(lore, mode, bar.update, opts),
                          secrets=secrets)
 
 
-def _try_daemon(settings: Settings, mode: Mode, **opts: Any) -> dict[str, Any] | None:
+def _try_daemon(settings: Settings, mode: Mode, progress: ProgressFn,
+                **opts: Any) -> dict[str, Any] | None:
     """Hook: the daemon's answer when lored runs (added by the daemon work), else None."""
-    return None
+    # --- daemon hook (owner: lored daemon work; lorectl/ipc_client.py) ---------------
+    # sync|push|pull|status go to lored when it answers on its socket (progress streamed
+    # as NDJSON, joins a running cycle); anything else, or no daemon, runs in-process.
+    if mode not in ("sync", "push", "pull", "status"):
+        return None
+    from lorectl.ipc_client import try_daemon
+
+    return try_daemon(settings.paths.socket_path, mode, progress=progress,
+                      dry_run=bool(opts.get("dry_run")), all=bool(opts.get("all")))
+    # --- end daemon hook --------------------------------------------------------------
 
 
 async def _dispatch(lore: Lore, mode: Mode, progress: ProgressFn,

@@ -151,16 +151,21 @@ class Daemon:
                              max_wait=min(300.0, settings.sync_interval))
 
     async def _initial_import(self) -> None:
-        """Catch up with whatever the tools wrote while lored was not running, then watch."""
+        """Catch up with what the tools wrote while lored was down, then keep watching.
+
+        The watcher's start is itself a full scan; without a watcher, one import pass.
+        """
         started = time.monotonic()
-        try:
-            assert self.lore is not None
-            report = await self.lore.import_all()
-            log.info("import", **_import_counts(report),
-                     seconds=round(time.monotonic() - started, 3))
-        except LoreError as err:
-            log.warning("import_failed", error=err.message)
         await self._start_watcher()
+        if self.watcher is None:
+            assert self.lore is not None
+            try:
+                report = await self.lore.import_all()
+                log.info("import", **_import_counts(report))
+            except LoreError as err:
+                log.warning("import_failed", error=err.message)
+        log.info("capture_ready", watching=self.watcher is not None,
+                 seconds=round(time.monotonic() - started, 3))
 
     async def _watchdog(self) -> None:
         interval = self.notifier.watchdog_interval() or 30.0
@@ -312,12 +317,17 @@ class Daemon:
             raise
         finally:
             self.notifier.send("READY=1")
-        if any(getattr(new, f) != getattr(self.settings, f) for f in _LORE_FIELDS):
+        swap = any(getattr(new, f) != getattr(self.settings, f) for f in _LORE_FIELDS)
+        self.settings = new
+        if swap:
             async with self._lore_lock:  # never swap under a running cycle
+                watching = self.watcher is not None
+                await self._stop_watcher()  # it holds the old store
                 old, self.lore = self.lore, await self._open_lore(new)
                 if old is not None:
                     await old.close()
-        self.settings = new
+                if watching:
+                    await self._start_watcher()
         self._stamps = self._file_stamps()
         if self.scheduler is not None:
             self.scheduler.reconfigure(interval=new.sync_interval, auto=new.sync_auto)
