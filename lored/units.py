@@ -65,6 +65,8 @@ def render_systemd(lored: Path, env: Mapping[str, str] | None = None) -> str:
     """
     env = os.environ if env is None else env
     lines = [
+        "# Lore's daemon as a systemd user unit; written by `lorectl service install`",
+        "# (run it again after moving or upgrading Lore to refresh the paths).",
         "[Unit]",
         "Description=Lore daemon: capture and end-to-end encrypted sync of AI coding sessions",
         "",
