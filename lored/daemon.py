@@ -117,9 +117,9 @@ class Daemon:
             self.scheduler.shutdown()
         if self._startup is not None and not self._startup.done():
             self._startup.cancel()
-        finished = await self.runner.stop(STOP_GRACE_S)
-        if not finished:
-            log.warning("cycle_abandoned", reason="stopping", grace_s=STOP_GRACE_S)
+        grace = _env_float("LORE_STOP_GRACE", STOP_GRACE_S)
+        if not await self.runner.stop(grace):
+            log.warning("cycle_abandoned", reason="stopping", grace_s=grace)
         if server is not None:
             await server.stop()
         await self._stop_watcher()
@@ -252,7 +252,16 @@ class Daemon:
     def health(self) -> dict[str, Any]:
         """Liveness: pid, uptime, whether a cycle runs."""
         return {"ok": True, "pid": os.getpid(), "uptime_s": round(time.time() - self.started_at),
-                "cycle_running": self.runner.current is not None}
+                "paused": bool(self.scheduler and self.scheduler.paused),
+                "cycles": self._cycles_doc()}
+
+    def _cycles_doc(self) -> dict[str, Any]:
+        cur = self.runner.current
+        return {"started": self.runner.started, "completed": self.runner.completed,
+                "failed": self.runner.failed, "running": cur is not None,
+                "current": None if cur is None else {
+                    "seq": cur.seq, "mode": cur.kind.mode, "trigger": cur.trigger,
+                    "joined": cur.joined}}
 
     def daemon_doc(self) -> dict[str, Any]:
         """The ``daemon`` part of the status document (extra keys beyond CLI.md's)."""
@@ -265,8 +274,7 @@ class Daemon:
             "interval_s": self.settings.sync_interval,
             "auto": self.settings.sync_auto,
             "backoff_failures": sched.backoff.failures if sched else 0,
-            "cycles": {"started": self.runner.started, "completed": self.runner.completed,
-                       "failed": self.runner.failed, "running": self.runner.current is not None},
+            "cycles": self._cycles_doc(),
             "last_cycle": self.runner.last,
         }
 

@@ -138,3 +138,67 @@ class Machine:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+class DelayProxy:
+    """A TCP proxy in front of lore-server that can slow every answer down.
+
+    Makes a sync cycle take seconds (so tests can join it or SIGTERM it mid-way)
+    without any test hook inside lored: real HTTP, just late.
+    """
+
+    def __init__(self, upstream_url: str, delay: float = 0.0) -> None:
+        import socket as _socket
+        import threading
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(upstream_url)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.delay = delay
+        self._listener = _socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._closed = False
+        self._threading = threading
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket as _socket
+
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = _socket.create_connection(self.upstream, timeout=30)
+            except OSError:
+                client.close()
+                continue
+            for src, dst, slow in ((client, upstream, False), (upstream, client, True)):
+                self._threading.Thread(target=self._pump, args=(src, dst, slow),
+                                       daemon=True).start()
+
+    def _pump(self, src: Any, dst: Any, slow: bool) -> None:
+        import socket as _socket
+
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if slow and self.delay:
+                    time.sleep(self.delay)  # the point of this proxy: a slow network
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(_socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        """Stop accepting (open connections end with their peers)."""
+        self._closed = True
+        self._listener.close()
