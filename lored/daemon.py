@@ -325,7 +325,11 @@ class Daemon:
             raise
         finally:
             self.notifier.send("READY=1")
-        swap = any(getattr(new, f) != getattr(self.settings, f) for f in _LORE_FIELDS)
+        # a new token or key file (`lorectl login`, `unlock`, `passphrase change` while
+        # lored runs) also needs a fresh Lore: it caches credentials and the key
+        stamps = self._file_stamps()
+        swap = (any(getattr(new, f) != getattr(self.settings, f) for f in _LORE_FIELDS)
+                or stamps[1:] != self._stamps[1:])
         self.settings = new
         if swap:
             async with self._lore_lock:  # never swap under a running cycle
@@ -336,7 +340,7 @@ class Daemon:
                     await old.close()
                 if watching:
                     await self._start_watcher()
-        self._stamps = self._file_stamps()
+        self._stamps = stamps
         if self.scheduler is not None:
             self.scheduler.reconfigure(interval=new.sync_interval, auto=new.sync_auto)
         log.info("reloaded", interval_s=new.sync_interval, auto=new.sync_auto)

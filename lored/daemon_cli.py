@@ -10,10 +10,15 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import click
+# The daemon never draws rich output, but structlog imports rich (when installed) for
+# its console renderer: ~5 MB of idle RSS (PERFORMANCE.md P6). Hide it in this process.
+sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
 
-from lored.errors import LoreError
-from lored.logging import LEVELS
+import click  # noqa: E402
+
+from lored.errors import LoreError  # noqa: E402
+
+LEVELS = ("debug", "info", "warning", "error")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
