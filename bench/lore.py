@@ -24,7 +24,8 @@ PASSPHRASE = "bench passphrase one"
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The harness's environment without any LORE_* of the person running it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LORE_", "CLAUDE_", "XDG_"))}
+    drop = ("LORE_", "CLAUDE_", "XDG_", "CODEX_", "OPENCODE_", "NOTIFY_SOCKET", "WATCHDOG_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update(extra)
     return env
 

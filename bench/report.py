@@ -123,6 +123,6 @@ def write_json(rows: list[Row], meta: dict[str, Any], path: Path = RESULTS) -> P
         "rows": [r.as_json() for r in rows],
     }
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    tmp.write_text(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n")
     tmp.replace(path)
     return path

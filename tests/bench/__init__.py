@@ -1,0 +1,1 @@
+"""Smoke tests of the benchmark harness (structure only; no timing is asserted)."""
