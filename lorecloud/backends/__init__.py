@@ -1,1 +1,47 @@
-"""Storage backends of Lore Cloud (SQLite, PostgreSQL)."""
+"""Storage backends of Lore Cloud (SQLite, PostgreSQL) behind one Protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lorecloud.backends.base import Backend, BackendUnavailable
+
+__all__ = ["Backend", "BackendUnavailable", "open_backend", "redact_url"]
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit for messages and logs (the password replaced by ***)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            host = parts.hostname or ""
+            if parts.port:
+                host = f"{host}:{parts.port}"
+            netloc = f"{parts.username or ''}:***@{host}"
+            return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<unparseable database URL>"
+    return url
+
+
+async def open_backend(*, data_dir: Path | None = None, database_url: str | None = None) -> Backend:
+    """SQLite in ``data_dir`` by default, PostgreSQL for a ``postgresql://`` URL.
+
+    Raises :class:`BackendUnavailable` with a one-line reason (never the password).
+    """
+    if database_url:
+        if not database_url.startswith(("postgresql://", "postgres://")):
+            raise BackendUnavailable(
+                f"unsupported database URL {redact_url(database_url)!r} "
+                "(expected postgresql://user:password@host:port/dbname)"
+            )
+        from lorecloud.backends.postgres import PostgresBackend
+
+        return await PostgresBackend.open(database_url)
+    if data_dir is None:
+        raise BackendUnavailable("no data dir and no database URL given")
+    from lorecloud.backends.sqlite import SqliteBackend
+
+    return await SqliteBackend.open(data_dir)

@@ -1,0 +1,113 @@
+"""The SQLite side of ``commit_push``: a PushTxn over the open write transaction."""
+
+from __future__ import annotations
+
+import json
+
+import aiosqlite
+
+from lorecloud.backends.base import Planner, PushOutcome, SessionRow, Usage
+
+
+async def next_seq(db: aiosqlite.Connection, account_id: str) -> int:
+    """Allocate the account's next seq (the caller holds the write lock)."""
+    async with db.execute(
+        "UPDATE accounts SET seq = seq + 1 WHERE account_id = ? RETURNING seq", (account_id,)
+    ) as cur:
+        r = await cur.fetchone()
+    if r is None:
+        raise LookupError(f"no account {account_id}")
+    return int(r[0])
+
+
+class _Txn:
+    """PushTxn reading through the connection that holds BEGIN IMMEDIATE."""
+
+    def __init__(self, db: aiosqlite.Connection, account_id: str, session_id: str) -> None:
+        self.db, self.account_id, self.session_id = db, account_id, session_id
+        self.row: SessionRow | None = None
+
+    async def session(self) -> SessionRow | None:
+        async with self.db.execute(
+            "SELECT s.session_id, s.origin_machine_id, COALESCE(m.name, ''), s.seq, "
+            "s.generation, s.chunk_count, s.chunk_sizes, s.stored_bytes, s.deleted, s.meta, "
+            "s.info, s.updated_at FROM sessions s LEFT JOIN machines m "
+            "ON m.account_id = s.account_id AND m.machine_id = s.origin_machine_id "
+            "WHERE s.account_id = ? AND s.session_id = ?",
+            (self.account_id, self.session_id),
+        ) as cur:
+            r = await cur.fetchone()
+        if r is None:
+            self.row = None
+        else:
+            self.row = SessionRow(
+                r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], bool(r[8]),
+                json.loads(r[9]), r[10], r[11],
+            )
+        return self.row
+
+    async def chunks(self, generation: int, start: int, stop: int) -> list[bytes]:
+        async with self.db.execute(
+            "SELECT data FROM chunks WHERE account_id = ? AND session_id = ? "
+            "AND generation = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            (self.account_id, self.session_id, generation, start, stop),
+        ) as cur:
+            return [bytes(r[0]) for r in await cur.fetchall()]
+
+    async def usage(self) -> Usage:
+        async with self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(stored_bytes), 0) FROM sessions "
+            "WHERE account_id = ? AND deleted = 0", (self.account_id,)
+        ) as cur:
+            r = await cur.fetchone()
+        assert r is not None
+        return Usage(r[0], r[1])
+
+
+async def commit_push(
+    db: aiosqlite.Connection, account_id: str, session_id: str, planner: Planner, now: str
+) -> PushOutcome:
+    """Plan and apply one session's push inside the caller's write transaction."""
+    txn = _Txn(db, account_id, session_id)
+    plan = await planner(txn)
+    cur = txn.row
+    if plan.write is None:
+        return PushOutcome(
+            plan.status, plan.message,
+            cur.seq if cur else None,
+            cur.generation if cur else None,
+            cur.chunk_count if cur else None,
+        )
+    w = plan.write
+    seq = await next_seq(db, account_id)
+    meta = json.dumps(w.meta, separators=(",", ":"))
+    sizes = json.dumps(w.chunk_sizes)
+    if cur is None:
+        await db.execute(
+            "INSERT INTO sessions (account_id, session_id, origin_machine_id, seq, generation, "
+            "chunk_count, chunk_sizes, stored_bytes, deleted, meta, info, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+            (account_id, session_id, w.origin_machine_id, seq, w.generation, w.chunk_count,
+             sizes, w.stored_bytes, meta, w.info, now, now),
+        )
+    else:
+        await db.execute(
+            "UPDATE sessions SET seq = ?, generation = ?, chunk_count = ?, chunk_sizes = ?, "
+            "stored_bytes = ?, deleted = 0, meta = ?, info = ?, updated_at = ? "
+            "WHERE account_id = ? AND session_id = ?",
+            (seq, w.generation, w.chunk_count, sizes, w.stored_bytes, meta, w.info, now,
+             account_id, session_id),
+        )
+    await db.executemany(
+        "INSERT OR REPLACE INTO chunks (account_id, session_id, generation, idx, data) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(account_id, session_id, w.generation, idx, data) for idx, data in w.new_chunks],
+    )
+    # the new generation is written first; older generations (and any stray index past
+    # the new count) go in the same transaction, so readers never see a gap
+    await db.execute(
+        "DELETE FROM chunks WHERE account_id = ? AND session_id = ? "
+        "AND (generation != ? OR idx >= ?)",
+        (account_id, session_id, w.generation, w.chunk_count),
+    )
+    return PushOutcome(plan.status, plan.message, seq, w.generation, w.chunk_count)

@@ -1,0 +1,267 @@
+"""The storage seam of Lore Cloud: one ``Backend`` Protocol, two implementations.
+
+Backends store and fetch; they hold no product rules. The one place where rules and
+storage meet is :meth:`Backend.commit_push`: the backend opens a write transaction,
+takes the account's change-feed lock, hands a :class:`PushTxn` view to the service's
+planner (pure rules, :mod:`lorecloud.rules`) and applies the returned
+:class:`PushPlan` — allocating the next per-account ``seq`` in the same transaction.
+That is what makes "seq order is commit order" true on both backends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+#: (session_id, generation, index)
+ChunkRef = tuple[str, int, int]
+
+
+def utcnow() -> str:
+    """The current time as ISO 8601 UTC text (how every timestamp is stored)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class DuplicateAccount(Exception):
+    """An account with this email already exists."""
+
+
+class BackendUnavailable(Exception):
+    """The database cannot be reached or opened (message is safe to print)."""
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """One account as stored."""
+
+    account_id: str
+    email: str
+    password_hash: str
+    plan: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A bearer token's record (looked up by the SHA-256 of the token)."""
+
+    account_id: str
+    machine_id: str
+    machine_name: str
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class MachineRow:
+    """A machine of an account, with its live-session count."""
+
+    machine_id: str
+    name: str
+    last_sync: str | None
+    sessions: int
+    active: bool  # has at least one unrevoked token
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A session's stored state (without its chunks)."""
+
+    session_id: str
+    origin_machine_id: str
+    origin_machine_name: str
+    seq: int
+    generation: int
+    chunk_count: int
+    chunk_sizes: list[int]
+    stored_bytes: int
+    deleted: bool
+    meta: dict[str, Any]
+    info: bytes | None
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Live (non-deleted) sessions of an account and the bytes they occupy."""
+
+    sessions: int
+    storage_bytes: int
+
+
+@dataclass(frozen=True)
+class SessionWrite:
+    """The new state of a session the planner decided to commit.
+
+    ``new_chunks`` are inserted for ``generation``; every stored chunk of another
+    generation, or of this one at an index >= ``chunk_count``, is deleted afterwards.
+    """
+
+    origin_machine_id: str
+    generation: int
+    chunk_count: int
+    chunk_sizes: list[int]
+    stored_bytes: int
+    meta: dict[str, Any]
+    info: bytes
+    new_chunks: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """What the planner decided: a status, and a write when the status is ``ok``.
+
+    ``write=None`` with status ``ok`` is an idempotent retry (nothing changes).
+    """
+
+    status: str
+    message: str = ""
+    write: SessionWrite | None = None
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """What a push of one session did; the fields of a PushResult."""
+
+    status: str
+    message: str
+    seq: int | None
+    generation: int | None
+    chunk_count: int | None
+
+
+class PushTxn(Protocol):
+    """What the planner may read inside the push transaction (under the account lock)."""
+
+    async def session(self) -> SessionRow | None:
+        """The session's current row, or None if it was never pushed."""
+        ...
+
+    async def chunks(self, generation: int, start: int, stop: int) -> list[bytes]:
+        """Stored chunk bytes of ``generation`` for indexes ``start .. stop-1``."""
+        ...
+
+    async def usage(self) -> Usage:
+        """The account's current usage (for quota checks)."""
+        ...
+
+
+Planner = Callable[[PushTxn], Awaitable[PushPlan]]
+
+
+class Backend(Protocol):
+    """Persistent state of Lore Cloud. Every method is one transaction."""
+
+    async def migrate(self) -> int:
+        """Apply pending schema migrations; -> the schema version now in place."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise :class:`BackendUnavailable` when the database does not answer."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+    # --- accounts ---------------------------------------------------------------
+    async def create_account(self, row: AccountRow) -> None:
+        """Insert an account; raises :class:`DuplicateAccount` when the email is taken."""
+        ...
+
+    async def account_by_email(self, email: str) -> AccountRow | None:
+        """The account with this (normalised) email."""
+        ...
+
+    async def account_by_id(self, account_id: str) -> AccountRow | None:
+        """The account with this id."""
+        ...
+
+    async def list_accounts(self) -> list[tuple[AccountRow, Usage]]:
+        """Every account with its usage, by email."""
+        ...
+
+    async def delete_account(self, account_id: str) -> bool:
+        """Delete an account and everything it owns; -> whether it existed."""
+        ...
+
+    async def set_password(self, account_id: str, password_hash: str) -> None:
+        """Replace the account's password hash."""
+        ...
+
+    # --- machines and tokens ------------------------------------------------------------
+    async def add_token(
+        self, token_hash: str, account_id: str, machine_id: str, machine_name: str, now: str
+    ) -> None:
+        """Register (or rename) the machine and store a new token hash for it."""
+        ...
+
+    async def token(self, token_hash: str) -> TokenRow | None:
+        """The token's record, revoked ones included."""
+        ...
+
+    async def revoke_token(self, token_hash: str, now: str) -> bool:
+        """Revoke one token; -> whether it existed and was live."""
+        ...
+
+    async def revoke_machine(self, account_id: str, machine_id: str, now: str) -> int:
+        """Revoke every token of a machine; -> how many were live."""
+        ...
+
+    async def touch_machine(self, account_id: str, machine_id: str, now: str) -> None:
+        """Record that the machine synced at ``now``."""
+        ...
+
+    async def machines(self, account_id: str) -> list[MachineRow]:
+        """The account's machines with live-session counts, by name."""
+        ...
+
+    # --- envelope -------------------------------------------------------------------------
+    async def get_envelope(self, account_id: str) -> tuple[str | None, int]:
+        """The stored envelope JSON text and its version (``(None, 0)`` before setup)."""
+        ...
+
+    async def put_envelope(
+        self, account_id: str, envelope_json: str, expected_version: int
+    ) -> tuple[bool, str | None, int]:
+        """Conditional write; -> (written, current envelope JSON, current version)."""
+        ...
+
+    # --- sessions ---------------------------------------------------------------------
+    async def session(self, account_id: str, session_id: str) -> SessionRow | None:
+        """One session's row (tombstones included)."""
+        ...
+
+    async def commit_push(
+        self, account_id: str, session_id: str, planner: Planner, now: str
+    ) -> PushOutcome:
+        """Run ``planner`` under the account's write lock and apply its plan atomically."""
+        ...
+
+    async def changes(
+        self, account_id: str, since: int, limit: int, exclude_machine: str
+    ) -> tuple[list[SessionRow], int, bool]:
+        """Rows with ``seq > since`` not originating on ``exclude_machine``, by seq.
+
+        -> (rows, cursor, more). ``cursor`` is the seq of the last row returned when
+        more follow, else the highest seq of the account seen in the same snapshot
+        (so the caller also moves past its own sessions without skipping others').
+        """
+        ...
+
+    async def fetch_chunks(self, account_id: str, refs: list[ChunkRef]) -> list[bytes | None]:
+        """Sealed chunk bytes for each ref of this account (None where absent)."""
+        ...
+
+    async def tombstone(self, account_id: str, session_id: str, now: str) -> int | None:
+        """Erase a session's chunks and info, mark it deleted, bump its seq.
+
+        -> the seq (unchanged when already deleted), or None when there is no such
+        session in this account.
+        """
+        ...
+
+    async def usage(self, account_id: str) -> Usage:
+        """Live sessions and stored bytes of the account."""
+        ...

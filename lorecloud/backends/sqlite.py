@@ -1,0 +1,376 @@
+"""SQLite backend: one file ``D/lore.db`` (WAL, ``synchronous=FULL``) through aiosqlite.
+
+Writes go through one connection, serialised by an asyncio lock in this process and by
+``BEGIN IMMEDIATE`` across processes (e.g. ``lore-server user add`` while serving): the
+database write lock is taken before the transaction reads anything, so the per-account
+seq counter is allocated under that lock, in the same transaction as the write it
+numbers. Reads use a second connection; WAL lets them run beside a writer and every
+read transaction sees one consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from lorecloud.backends._sqlite_push import commit_push, next_seq
+from lorecloud.backends.base import (
+    AccountRow,
+    BackendUnavailable,
+    ChunkRef,
+    DuplicateAccount,
+    MachineRow,
+    Planner,
+    PushOutcome,
+    SessionRow,
+    TokenRow,
+    Usage,
+)
+
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE accounts (
+            account_id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL, plan TEXT NOT NULL, created_at TEXT NOT NULL,
+            seq INTEGER NOT NULL DEFAULT 0,
+            envelope TEXT, envelope_version INTEGER NOT NULL DEFAULT 0)""",
+        """CREATE TABLE machines (
+            account_id TEXT NOT NULL REFERENCES accounts ON DELETE CASCADE,
+            machine_id TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL,
+            last_sync TEXT, PRIMARY KEY (account_id, machine_id))""",
+        """CREATE TABLE tokens (
+            token_hash TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts ON DELETE CASCADE,
+            machine_id TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",
+        "CREATE INDEX tokens_machine ON tokens (account_id, machine_id)",
+        """CREATE TABLE sessions (
+            account_id TEXT NOT NULL REFERENCES accounts ON DELETE CASCADE,
+            session_id TEXT NOT NULL, origin_machine_id TEXT NOT NULL,
+            seq INTEGER NOT NULL, generation INTEGER NOT NULL,
+            chunk_count INTEGER NOT NULL, chunk_sizes TEXT NOT NULL,
+            stored_bytes INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+            meta TEXT NOT NULL, info BLOB, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, session_id))""",
+        "CREATE UNIQUE INDEX sessions_seq ON sessions (account_id, seq)",
+        """CREATE TABLE chunks (
+            account_id TEXT NOT NULL, session_id TEXT NOT NULL,
+            generation INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL,
+            PRIMARY KEY (account_id, session_id, generation, idx),
+            FOREIGN KEY (account_id, session_id) REFERENCES sessions ON DELETE CASCADE)""",
+    ],
+]
+
+_SESSION_COLS = (
+    "s.session_id, s.origin_machine_id, COALESCE(m.name, ''), s.seq, s.generation, "
+    "s.chunk_count, s.chunk_sizes, s.stored_bytes, s.deleted, s.meta, s.info, s.updated_at"
+)
+_SESSION_FROM = (
+    "FROM sessions s LEFT JOIN machines m "
+    "ON m.account_id = s.account_id AND m.machine_id = s.origin_machine_id"
+)
+
+
+def _session_row(r: Iterable[Any]) -> SessionRow:
+    (sid, origin, name, seq, gen, count, sizes, stored, deleted, meta, info, upd) = r
+    return SessionRow(
+        sid, origin, name, seq, gen, count, json.loads(sizes), stored, bool(deleted),
+        json.loads(meta), info, upd,
+    )
+
+
+class SqliteBackend:
+    """:class:`~lorecloud.backends.base.Backend` on one SQLite file."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self._w = writer
+        self._r = reader
+        self._wlock = asyncio.Lock()
+        self._rlock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, data_dir: Path) -> SqliteBackend:
+        """Open (creating) ``data_dir/lore.db``; BackendUnavailable with a clear reason."""
+        path = data_dir / "lore.db"
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            writer = await aiosqlite.connect(path, isolation_level=None)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            for conn in (writer, reader):
+                # FULL: an acknowledged push is on disk before the 200 (WAL alone is NORMAL)
+                await conn.execute("PRAGMA busy_timeout = 15000")
+                await conn.execute("PRAGMA journal_mode = WAL")
+                await conn.execute("PRAGMA synchronous = FULL")
+                await conn.execute("PRAGMA foreign_keys = ON")
+        except (OSError, sqlite3.Error) as exc:
+            raise BackendUnavailable(f"cannot open {path}: {exc}") from None
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        """Close both connections."""
+        await self._w.close()
+        await self._r.close()
+
+    async def ping(self) -> None:
+        """One trivial query."""
+        try:
+            await self._r.execute("SELECT 1")
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(str(exc)) from None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._wlock:
+            await self._w.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._w
+            except BaseException:
+                await self._w.execute("ROLLBACK")
+                raise
+            await self._w.execute("COMMIT")
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._rlock:
+            await self._r.execute("BEGIN")
+            try:
+                yield self._r
+            finally:
+                await self._r.execute("COMMIT")
+
+    async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        async with self._rlock:
+            async with self._r.execute(sql, args) as cur:
+                return await cur.fetchone()
+
+    async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        async with self._rlock:
+            async with self._r.execute(sql, args) as cur:
+                return list(await cur.fetchall())
+
+    async def migrate(self) -> int:
+        """Apply the missing entries of MIGRATIONS in one write transaction."""
+        async with self._write() as db:
+            await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+            async with db.execute("SELECT MAX(version) FROM schema_version") as cur:
+                row = await cur.fetchone()
+            current = (row[0] if row else None) or 0
+            for version, statements in enumerate(MIGRATIONS, start=1):
+                if version <= current:
+                    continue
+                for sql in statements:
+                    await db.execute(sql)
+                await db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+                current = version
+        return current
+
+    # --- accounts ------------------------------------------------------------------
+    async def create_account(self, row: AccountRow) -> None:
+        """Insert an account row."""
+        try:
+            async with self._write() as db:
+                await db.execute(
+                    "INSERT INTO accounts (account_id, email, password_hash, plan, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (row.account_id, row.email, row.password_hash, row.plan, row.created_at),
+                )
+        except sqlite3.IntegrityError:
+            raise DuplicateAccount(row.email) from None
+
+    async def account_by_email(self, email: str) -> AccountRow | None:
+        """Look an account up by email."""
+        r = await self._one(
+            "SELECT account_id, email, password_hash, plan, created_at FROM accounts "
+            "WHERE email = ?", (email,))
+        return AccountRow(*r) if r else None
+
+    async def account_by_id(self, account_id: str) -> AccountRow | None:
+        """Look an account up by id."""
+        r = await self._one(
+            "SELECT account_id, email, password_hash, plan, created_at FROM accounts "
+            "WHERE account_id = ?", (account_id,))
+        return AccountRow(*r) if r else None
+
+    async def list_accounts(self) -> list[tuple[AccountRow, Usage]]:
+        """Accounts with usage, by email."""
+        rows = await self._all(
+            "SELECT a.account_id, a.email, a.password_hash, a.plan, a.created_at, "
+            "COUNT(s.session_id), COALESCE(SUM(s.stored_bytes), 0) FROM accounts a "
+            "LEFT JOIN sessions s ON s.account_id = a.account_id AND s.deleted = 0 "
+            "GROUP BY a.account_id ORDER BY a.email")
+        return [(AccountRow(*r[:5]), Usage(r[5], r[6])) for r in rows]
+
+    async def delete_account(self, account_id: str) -> bool:
+        """Delete the account; chunks, sessions, tokens and machines cascade."""
+        async with self._write() as db:
+            await db.execute("DELETE FROM chunks WHERE account_id = ?", (account_id,))
+            cur = await db.execute("DELETE FROM accounts WHERE account_id = ?", (account_id,))
+            return cur.rowcount > 0
+
+    async def set_password(self, account_id: str, password_hash: str) -> None:
+        """Store a new password hash."""
+        async with self._write() as db:
+            await db.execute("UPDATE accounts SET password_hash = ? WHERE account_id = ?",
+                             (password_hash, account_id))
+
+    # --- machines and tokens ----------------------------------------------------------
+    async def add_token(
+        self, token_hash: str, account_id: str, machine_id: str, machine_name: str, now: str
+    ) -> None:
+        """Upsert the machine, insert the token hash."""
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO machines (account_id, machine_id, name, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (account_id, machine_id) "
+                "DO UPDATE SET name = excluded.name",
+                (account_id, machine_id, machine_name, now))
+            await db.execute(
+                "INSERT INTO tokens (token_hash, account_id, machine_id, created_at) "
+                "VALUES (?, ?, ?, ?)", (token_hash, account_id, machine_id, now))
+
+    async def token(self, token_hash: str) -> TokenRow | None:
+        """The token's account, machine and revocation state."""
+        r = await self._one(
+            "SELECT t.account_id, t.machine_id, COALESCE(m.name, ''), t.revoked_at "
+            "FROM tokens t LEFT JOIN machines m "
+            "ON m.account_id = t.account_id AND m.machine_id = t.machine_id "
+            "WHERE t.token_hash = ?", (token_hash,))
+        return TokenRow(r[0], r[1], r[2], r[3] is not None) if r else None
+
+    async def revoke_token(self, token_hash: str, now: str) -> bool:
+        """Mark one token revoked."""
+        async with self._write() as db:
+            cur = await db.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+                (now, token_hash))
+            return cur.rowcount > 0
+
+    async def revoke_machine(self, account_id: str, machine_id: str, now: str) -> int:
+        """Mark every live token of the machine revoked."""
+        async with self._write() as db:
+            cur = await db.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE account_id = ? AND machine_id = ? "
+                "AND revoked_at IS NULL", (now, account_id, machine_id))
+            return cur.rowcount
+
+    async def touch_machine(self, account_id: str, machine_id: str, now: str) -> None:
+        """Set the machine's last_sync."""
+        async with self._write() as db:
+            await db.execute(
+                "UPDATE machines SET last_sync = ? WHERE account_id = ? AND machine_id = ?",
+                (now, account_id, machine_id))
+
+    async def machines(self, account_id: str) -> list[MachineRow]:
+        """Machines with live-session counts and whether a live token exists."""
+        rows = await self._all(
+            "SELECT m.machine_id, m.name, m.last_sync, "
+            "(SELECT COUNT(*) FROM sessions s WHERE s.account_id = m.account_id "
+            " AND s.origin_machine_id = m.machine_id AND s.deleted = 0), "
+            "EXISTS (SELECT 1 FROM tokens t WHERE t.account_id = m.account_id "
+            " AND t.machine_id = m.machine_id AND t.revoked_at IS NULL) "
+            "FROM machines m WHERE m.account_id = ? ORDER BY m.name, m.machine_id",
+            (account_id,))
+        return [MachineRow(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    # --- envelope -----------------------------------------------------------------------
+    async def get_envelope(self, account_id: str) -> tuple[str | None, int]:
+        """Envelope text and version."""
+        r = await self._one(
+            "SELECT envelope, envelope_version FROM accounts WHERE account_id = ?",
+            (account_id,))
+        return (r[0], r[1]) if r else (None, 0)
+
+    async def put_envelope(
+        self, account_id: str, envelope_json: str, expected_version: int
+    ) -> tuple[bool, str | None, int]:
+        """Compare-and-set on envelope_version."""
+        async with self._write() as db:
+            cur = await db.execute(
+                "UPDATE accounts SET envelope = ?, envelope_version = envelope_version + 1 "
+                "WHERE account_id = ? AND envelope_version = ?",
+                (envelope_json, account_id, expected_version))
+            written = cur.rowcount > 0
+            async with db.execute(
+                "SELECT envelope, envelope_version FROM accounts WHERE account_id = ?",
+                (account_id,)) as c:
+                r = await c.fetchone()
+        return (written, r[0], r[1]) if r else (False, None, 0)
+
+    # --- sessions -------------------------------------------------------------------------
+    async def session(self, account_id: str, session_id: str) -> SessionRow | None:
+        """One session row."""
+        r = await self._one(
+            f"SELECT {_SESSION_COLS} {_SESSION_FROM} "
+            "WHERE s.account_id = ? AND s.session_id = ?", (account_id, session_id))
+        return _session_row(r) if r else None
+
+    async def commit_push(
+        self, account_id: str, session_id: str, planner: Planner, now: str
+    ) -> PushOutcome:
+        """BEGIN IMMEDIATE, plan, write chunks, bump the account counter, COMMIT."""
+        async with self._write() as db:
+            return await commit_push(db, account_id, session_id, planner, now)
+
+    async def changes(
+        self, account_id: str, since: int, limit: int, exclude_machine: str
+    ) -> tuple[list[SessionRow], int, bool]:
+        """One read transaction: the page, then the highest seq in the same snapshot."""
+        async with self._read() as db:
+            async with db.execute(
+                f"SELECT {_SESSION_COLS} {_SESSION_FROM} WHERE s.account_id = ? AND s.seq > ? "
+                "AND s.origin_machine_id != ? ORDER BY s.seq LIMIT ?",
+                (account_id, since, exclude_machine, limit + 1)) as cur:
+                rows = [_session_row(r) for r in await cur.fetchall()]
+            if len(rows) > limit:
+                return rows[:limit], rows[limit - 1].seq, True
+            async with db.execute(
+                "SELECT MAX(seq) FROM sessions WHERE account_id = ?", (account_id,)) as cur:
+                top = await cur.fetchone()
+        return rows, max(since, (top[0] if top else None) or 0), False
+
+    async def fetch_chunks(self, account_id: str, refs: list[ChunkRef]) -> list[bytes | None]:
+        """Chunk bytes per ref, None where absent."""
+        out: list[bytes | None] = []
+        async with self._read() as db:
+            for sid, gen, idx in refs:
+                async with db.execute(
+                    "SELECT data FROM chunks WHERE account_id = ? AND session_id = ? "
+                    "AND generation = ? AND idx = ?", (account_id, sid, gen, idx)) as cur:
+                    r = await cur.fetchone()
+                out.append(bytes(r[0]) if r else None)
+        return out
+
+    async def tombstone(self, account_id: str, session_id: str, now: str) -> int | None:
+        """Erase chunks and info; new seq from the account counter."""
+        async with self._write() as db:
+            async with db.execute(
+                "SELECT seq, deleted FROM sessions WHERE account_id = ? AND session_id = ?",
+                (account_id, session_id)) as cur:
+                r = await cur.fetchone()
+            if r is None:
+                return None
+            if r[1]:
+                return int(r[0])
+            seq = await next_seq(db, account_id)
+            await db.execute("DELETE FROM chunks WHERE account_id = ? AND session_id = ?",
+                             (account_id, session_id))
+            await db.execute(
+                "UPDATE sessions SET deleted = 1, info = NULL, chunk_count = 0, "
+                "chunk_sizes = '[]', stored_bytes = 0, seq = ?, updated_at = ? "
+                "WHERE account_id = ? AND session_id = ?", (seq, now, account_id, session_id))
+            return seq
+
+    async def usage(self, account_id: str) -> Usage:
+        """Live sessions and their stored bytes."""
+        r = await self._one(
+            "SELECT COUNT(*), COALESCE(SUM(stored_bytes), 0) FROM sessions "
+            "WHERE account_id = ? AND deleted = 0", (account_id,))
+        return Usage(r[0], r[1])
+

@@ -1,0 +1,286 @@
+"""``lore-server``: serve Lore Cloud, manage accounts, migrate the schema.
+
+Every subcommand takes ``--data-dir`` (SQLite, env ``LORE_SERVER_DATA_DIR``) or
+``--database-url`` (PostgreSQL, env ``LORE_DATABASE_URL``). Start-up problems (an
+unreachable database, an unwritable data dir) are one ``error: …`` line and exit 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import platformdirs
+
+from lorecloud.backends import BackendUnavailable, open_backend, redact_url
+from lorecloud.config import ServerConfig
+from lorecloud.errors import ServiceError
+from lorecloud.service import SyncService
+
+T = TypeVar("T")
+
+
+def default_data_dir() -> Path:
+    """Where SQLite lives when neither flag nor env var says otherwise."""
+    return Path(platformdirs.user_data_dir("lore-server"))
+
+
+def _fail(message: str, hint: str | None = None) -> None:
+    click.echo(f"error: {message}", err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+    sys.exit(1)
+
+
+def _check_data_dir(data_dir: Path) -> None:
+    """Refuse an unusable data dir up front with one clear line."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / ".lore-server-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        _fail(f"data dir {data_dir} is not writable: {exc.strerror or exc}",
+              "pass --data-dir to a directory this user may write")
+
+
+async def _open(ctx: click.Context, config: ServerConfig | None = None) -> SyncService:
+    url: str | None = ctx.obj["database_url"]
+    data_dir: Path = ctx.obj["data_dir"]
+    if not url:
+        _check_data_dir(data_dir)
+    try:
+        backend = await open_backend(data_dir=data_dir, database_url=url)
+        return await SyncService.create(backend, config or ServerConfig())
+    except BackendUnavailable as exc:
+        _fail(str(exc), "check --database-url / LORE_DATABASE_URL" if url else None)
+        raise AssertionError("unreachable") from None
+
+
+def _run(ctx: click.Context, body: Callable[[SyncService], Awaitable[T]]) -> T:
+    async def main() -> T:
+        svc = await _open(ctx)
+        try:
+            return await body(svc)
+        finally:
+            await svc.close()
+
+    try:
+        return asyncio.run(main())
+    except ServiceError as exc:
+        _fail(exc.message, exc.hint)
+        raise AssertionError("unreachable") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="LORE_SERVER_DATA_DIR",
+              help="SQLite data dir (lore.db lives here).")
+@click.option("--database-url", envvar="LORE_DATABASE_URL",
+              help="postgresql://user:password@host:port/db — use PostgreSQL instead.")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None) -> None:
+    """Lore Cloud: the end-to-end encrypted sync server of Lore."""
+    ctx.ensure_object(dict)
+    ctx.obj["data_dir"] = data_dir or default_data_dir()
+    ctx.obj["database_url"] = database_url or None
+
+
+def _db_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Accept --data-dir/--database-url after the subcommand too (as CLI.md shows)."""
+    f = click.option("--database-url", "sub_database_url", envvar="LORE_DATABASE_URL",
+                     help="postgresql://… (PostgreSQL instead of SQLite).")(f)
+    f = click.option("--data-dir", "sub_data_dir", type=click.Path(path_type=Path),
+                     envvar="LORE_SERVER_DATA_DIR", help="SQLite data dir.")(f)
+    return f
+
+
+def _apply_db(ctx: click.Context, data_dir: Path | None, url: str | None) -> None:
+    if data_dir:
+        ctx.obj["data_dir"] = data_dir
+    if url:
+        ctx.obj["database_url"] = url
+    if data_dir and url:
+        raise click.UsageError("give either --data-dir or --database-url, not both")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int,
+              help="0 picks a free port (the URL is printed).")
+@_db_options
+@click.option("--open-registration", is_flag=True, help="Let anyone register an account.")
+@click.option("--max-session-bytes", type=click.IntRange(min=1024), default=None,
+              help="Largest session accepted (default 16 MiB).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, sub_data_dir: Path | None,
+          sub_database_url: str | None, open_registration: bool,
+          max_session_bytes: int | None, log_level: str) -> None:
+    """Serve Lore Cloud until SIGTERM/SIGINT (then finish in-flight requests)."""
+    _apply_db(ctx, sub_data_dir, sub_database_url)
+    from lorecloud.logs import configure_logging
+
+    configure_logging(log_level)
+    config = ServerConfig(open_registration=open_registration)
+    if max_session_bytes:
+        config = ServerConfig(open_registration=open_registration,
+                              max_session_bytes=max_session_bytes)
+    asyncio.run(_serve(ctx, config, host, port))
+
+
+async def _serve(ctx: click.Context, config: ServerConfig, host: str, port: int) -> None:
+    import structlog
+    from aiohttp import web
+
+    from lorecloud.app import create_app
+    from lorecloud.logs import AccessLogger
+
+    log = structlog.get_logger("lorecloud")
+    svc = await _open(ctx, config)
+    runner = web.AppRunner(create_app(svc), access_log_class=AccessLogger,
+                           handle_signals=False, shutdown_timeout=30.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        bound = runner.addresses[0]
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{bound[1]}"
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        backend = "postgresql" if ctx.obj["database_url"] else "sqlite"
+        where = (redact_url(ctx.obj["database_url"]) if ctx.obj["database_url"]
+                 else str(ctx.obj["data_dir"]))
+        log.info("listening", url=url, backend=backend, database=where)
+        click.echo(f"lore-server listening on {url}")
+        sys.stdout.flush()
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        # stops accepting, lets in-flight requests finish (shutdown_timeout), closes
+        await runner.cleanup()
+        await svc.close()
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            _fail("no password on stdin")
+        return line
+    env = os.environ.get("LORE_PASSWORD")
+    if env:
+        return env
+    if sys.stdin.isatty():
+        pw: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return pw
+    _fail("no password given", "pipe it with --password-stdin or set LORE_PASSWORD")
+    raise AssertionError("unreachable")
+
+
+@cli.group()
+def user() -> None:
+    """Manage accounts."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--plan", type=click.Choice(["free", "pro"]), default="free", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@_db_options
+@click.pass_context
+def user_add(ctx: click.Context, email: str, plan: str, password_stdin: bool,
+             sub_data_dir: Path | None, sub_database_url: str | None) -> None:
+    """Create an account."""
+    _apply_db(ctx, sub_data_dir, sub_database_url)
+    password = _read_password(password_stdin)
+    doc = _run(ctx, lambda svc: svc.add_user(email, password, plan))
+    click.echo(f"created {doc['email']} (plan {doc['plan']}, id {doc['account_id']})")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_db_options
+@click.pass_context
+def user_list(ctx: click.Context, as_json: bool, sub_data_dir: Path | None,
+              sub_database_url: str | None) -> None:
+    """List accounts with plan and usage."""
+    _apply_db(ctx, sub_data_dir, sub_database_url)
+    users = _run(ctx, lambda svc: svc.list_users())
+    if as_json:
+        click.echo(json.dumps(users, indent=2))
+        return
+    for u in users:
+        click.echo(f"{u['email']}\t{u['plan']}\t{u['sessions']} sessions\t"
+                   f"{u['storage_bytes']} bytes")
+
+
+@user.command("remove")
+@click.argument("email")
+@_db_options
+@click.pass_context
+def user_remove(ctx: click.Context, email: str, sub_data_dir: Path | None,
+                sub_database_url: str | None) -> None:
+    """Delete an account and all its data."""
+    _apply_db(ctx, sub_data_dir, sub_database_url)
+    _run(ctx, lambda svc: svc.remove_user(email))
+    click.echo(f"removed {email}")
+
+
+@cli.group()
+def machine() -> None:
+    """Manage machines of an account."""
+
+
+@machine.command("revoke")
+@click.argument("email")
+@click.argument("machine_id")
+@_db_options
+@click.pass_context
+def machine_revoke(ctx: click.Context, email: str, machine_id: str, sub_data_dir: Path | None,
+                   sub_database_url: str | None) -> None:
+    """Sign a machine out of an account (its tokens stop working)."""
+    _apply_db(ctx, sub_data_dir, sub_database_url)
+
+    async def body(svc: SyncService) -> int:
+        account = await svc.backend.account_by_email(email.strip().lower())
+        if account is None:
+            raise ServiceError("not_found", f"no account {email}", 404)
+        return await svc.revoke_machine(account.account_id, machine_id)
+
+    n = _run(ctx, body)
+    click.echo(f"revoked {n} token(s) of machine {machine_id}")
+
+
+@cli.command()
+@_db_options
+@click.pass_context
+def migrate(ctx: click.Context, sub_data_dir: Path | None, sub_database_url: str | None) -> None:
+    """Apply schema migrations (serve also applies them at start)."""
+    _apply_db(ctx, sub_data_dir, sub_database_url)
+
+    async def body(svc: SyncService) -> int:
+        return await svc.backend.migrate()
+
+    click.echo(f"schema at version {_run(ctx, body)}")
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="lore-server")
+
+
+if __name__ == "__main__":
+    main()

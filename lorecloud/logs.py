@@ -1,0 +1,77 @@
+"""structlog set-up for lore-server: JSON lines, tracebacks without locals.
+
+Request bodies and tokens are never logged; as a second line of defence the values of
+keys that name a secret are masked. Access log lines carry method, path, status,
+duration and peer, never headers (so never the Authorization header).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+import structlog
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web import BaseRequest, StreamResponse
+from structlog.tracebacks import ExceptionDictTransformer
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+_SECRET_WORDS = ("password", "token", "secret", "authorization", "passphrase", "envelope")
+
+
+def _mask_secrets(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    for key in list(event):
+        if any(word in key.lower() for word in _SECRET_WORDS) and event[key] is not None:
+            event[key] = "***"
+    return event
+
+
+def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    """Route structlog and stdlib logging (aiohttp) through one JSON renderer."""
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _mask_secrets,
+        # locals could hold a token or a password: never render them
+        structlog.processors.ExceptionRenderer(
+            ExceptionDictTransformer(show_locals=False, use_rich=False)
+        ),
+    ]
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One structured line per request, without headers, query secrets or bodies."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        """Emit the access line."""
+        structlog.get_logger("lorecloud.access").info(
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            duration_ms=round(time * 1000, 1),
+            peer=request.remote,
+            bytes_out=response.body_length,
+        )

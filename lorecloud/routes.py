@@ -1,0 +1,244 @@
+"""Thin HTTP handlers: wire ⇄ SyncService ⇄ HTTP status. No rules live here.
+
+Push bodies are decoded while they stream in (``request.content`` through
+``wire.FrameReader``): the body is refused with 413 as soon as it, or a frame it
+announces, passes ``max_request_bytes``. Complete frames are kept in memory (so at most
+``max_request_bytes`` per request) and committed only once the end marker arrived: a
+client that disconnects mid-body, or sends a bad frame, commits nothing at all. Each
+session then commits in its own transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from aiohttp import web
+
+from lorecloud.auth import Principal
+from lorecloud.errors import ServiceError, bad_request
+from lorecloud.service import SyncService
+from loreproto import wire
+
+SERVICE: Final = web.AppKey("lore_service", SyncService)
+#: chunks fetched from the backend per round trip while streaming a CHUNK response;
+#: bounds the memory of one download to a few sealed chunks
+FETCH_GROUP: Final = 4
+
+routes = web.RouteTableDef()
+
+
+def service(request: web.Request) -> SyncService:
+    """The app's SyncService."""
+    return request.app[SERVICE]
+
+
+def client_ip(request: web.Request) -> str:
+    """The peer address (rate-limit key); proxies are not trusted blindly."""
+    return request.remote or "unknown"
+
+
+async def principal(request: web.Request) -> Principal:
+    """Authenticate the bearer token; 401 without one."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ServiceError(wire.E_UNAUTHORIZED, "missing bearer token", 401,
+                           hint="log in first")
+    return await service(request).authenticate(token.strip())
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object; 400 for anything else."""
+    try:
+        body = await request.json(loads=json.loads)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise bad_request("the body must be a JSON object")
+    return body
+
+
+def _str(body: dict[str, Any], key: str) -> str:
+    val = body.get(key)
+    if not isinstance(val, str):
+        raise bad_request(f"{key} must be a string")
+    return val
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """200 once the backend answers."""
+    try:
+        await service(request).backend.ping()
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        raise ServiceError(wire.E_UNAVAILABLE, "the database does not answer", 503) from None
+    return web.json_response({"ok": True})
+
+
+@routes.get("/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI document of this API."""
+    from lorecloud.openapi import openapi_document
+
+    return web.json_response(openapi_document())
+
+
+@routes.post("/v1/register")
+async def register(request: web.Request) -> web.Response:
+    """Self-service registration."""
+    body = await json_body(request)
+    doc = await service(request).register(_str(body, "email"), _str(body, "password"))
+    return web.json_response(doc, status=201)
+
+
+@routes.post("/v1/login")
+async def login(request: web.Request) -> web.Response:
+    """Password login of one machine -> token."""
+    body = await json_body(request)
+    doc = await service(request).login(
+        _str(body, "email"), _str(body, "password"), _str(body, "machine_id"),
+        str(body.get("machine_name") or ""), client_ip(request),
+    )
+    return web.json_response(doc)
+
+
+@routes.post("/v1/logout")
+async def logout(request: web.Request) -> web.Response:
+    """Revoke the presented token."""
+    await principal(request)
+    token = request.headers["Authorization"].partition(" ")[2].strip()
+    await service(request).logout(token)
+    return web.json_response({"ok": True})
+
+
+@routes.get("/v1/account")
+async def account(request: web.Request) -> web.Response:
+    """The AccountDoc."""
+    who = await principal(request)
+    return web.json_response(await service(request).account(who))
+
+
+@routes.get("/v1/envelope")
+async def get_envelope(request: web.Request) -> web.Response:
+    """The key envelope and its version."""
+    who = await principal(request)
+    return web.json_response(await service(request).get_envelope(who))
+
+
+@routes.put("/v1/envelope")
+async def put_envelope(request: web.Request) -> web.Response:
+    """Create-only / conditional update of the envelope."""
+    who = await principal(request)
+    body = await json_body(request)
+    env, expected = body.get("envelope"), body.get("expected_version")
+    if not isinstance(env, dict) or not isinstance(expected, int):
+        raise bad_request("need envelope (object) and expected_version (integer)")
+    return web.json_response(await service(request).put_envelope(who, env, expected))
+
+
+def too_large(limit: int) -> ServiceError:
+    """413 for a push body over ``limit`` bytes."""
+    return ServiceError(
+        wire.E_TOO_LARGE, f"the request body exceeds {limit} bytes", 413,
+        hint="push fewer or smaller sessions per request", max_request_bytes=limit,
+    )
+
+
+@routes.post("/v1/push")
+async def push(request: web.Request) -> web.Response:
+    """Stream-decode PUSH frames, then commit every session -> {results}."""
+    who = await principal(request)
+    svc = service(request)
+    limit = svc.config.max_request_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    reader = wire.FrameReader(wire.PUSH_MAGIC, "push")
+    sessions: list[tuple[wire.PushHeader, list[bytes]]] = []
+    received = 0
+    try:
+        async for data in request.content.iter_any():
+            received += len(data)
+            if received > limit:
+                raise too_large(limit)
+            reader.feed(data)
+            for header, parts in reader.frames():
+                sessions.append((wire.PushHeader.from_json(header), parts))
+                if len(sessions) > wire.MAX_BATCH_SESSIONS:
+                    raise bad_request(f"at most {wire.MAX_BATCH_SESSIONS} sessions per push")
+            # refuse early when the frame being received announces more than fits
+            if received - reader.buffered() + reader.pending_part_bytes() > limit:
+                raise too_large(limit)
+    except wire.WireError as exc:
+        raise bad_request(str(exc)) from None
+    if not reader.finished:
+        raise bad_request("push body is truncated (no end marker)")
+    results = await svc.push(who, sessions)
+    return web.json_response({"results": results})
+
+
+@routes.get("/v1/changes")
+async def changes(request: web.Request) -> web.Response:
+    """One page of the change feed."""
+    who = await principal(request)
+    try:
+        since = int(request.query.get("since", "0"))
+        limit = int(request.query.get("limit", str(wire.DEFAULT_CHANGES_PAGE)))
+    except ValueError:
+        raise bad_request("since and limit must be integers") from None
+    return web.json_response(await service(request).changes(who, since, limit))
+
+
+def _refs(body: dict[str, Any]) -> list[tuple[str, int, int]]:
+    items = body.get("chunks")
+    if not isinstance(items, list):
+        raise bad_request("chunks must be a list")
+    if len(items) > wire.MAX_FETCH_CHUNKS:
+        raise bad_request(f"at most {wire.MAX_FETCH_CHUNKS} chunks per request")
+    refs: list[tuple[str, int, int]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise bad_request("each chunk ref must be an object")
+        sid, gen, idx = item.get("session_id"), item.get("generation"), item.get("index")
+        if not isinstance(sid, str) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (gen, idx)
+        ):
+            raise bad_request("a chunk ref needs session_id, generation and index")
+        assert isinstance(gen, int) and isinstance(idx, int)
+        refs.append((sid, gen, idx))
+    return refs
+
+
+@routes.post("/v1/chunks")
+async def chunks(request: web.Request) -> web.StreamResponse:
+    """Stream CHUNK frames, a few chunks fetched at a time."""
+    who = await principal(request)
+    refs = _refs(await json_body(request))
+    svc = service(request)
+    first = await svc.fetch_chunks(who, refs[:FETCH_GROUP])
+    resp = web.StreamResponse(headers={"Content-Type": wire.CHUNKS_CONTENT_TYPE})
+    await resp.prepare(request)
+    await resp.write(wire.CHUNK_MAGIC)
+    batch = first
+    pos = FETCH_GROUP
+    while True:
+        for sid, gen, idx, data in batch:
+            for buf in wire.encode_chunk_frame(sid, gen, idx, data):
+                await resp.write(buf)
+        if pos >= len(refs):
+            break
+        # an error from here on cannot become a JSON document any more; it aborts the
+        # stream, and the client sees a truncated body (no end marker) and retries
+        batch = await svc.fetch_chunks(who, refs[pos : pos + FETCH_GROUP])
+        pos += FETCH_GROUP
+    await resp.write(wire.END_MARKER)
+    await resp.write_eof()
+    return resp
+
+
+@routes.delete("/v1/sessions/{session_id:.+}")
+async def delete_session(request: web.Request) -> web.Response:
+    """Tombstone one session."""
+    who = await principal(request)
+    doc = await service(request).delete_session(who, request.match_info["session_id"])
+    return web.json_response(doc)
