@@ -202,3 +202,4 @@ class DelayProxy:
         """Stop accepting (open connections end with their peers)."""
         self._closed = True
         self._listener.close()
+

@@ -28,12 +28,10 @@ PROJECT = "-home-dev-projects-webapp"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Any]:
-    srv = start_server(tmp_path / "server")
+    srv = start_server(tmp_path)
     srv.add_user(EMAIL, PASSWORD)
     yield srv
-    stop = getattr(srv, "stop", None) or getattr(srv, "close", None)
-    if stop is not None:
-        stop()
+    srv.stop()
 
 
 @pytest.fixture
