@@ -34,7 +34,8 @@ from lored.sync.remote import ChangesPage, ChunkRef, Credentials, EnvelopeConfli
 from loreproto import wire
 
 __all__ = [
-    "HttpRemote", "check_url", "delete_credentials", "load_credentials", "save_credentials",
+    "HttpRemote", "check_url", "delete_credentials", "error_from_document", "load_credentials",
+    "save_credentials",
 ]
 
 _RETRY_STATUS = frozenset({502, 503, 504})
@@ -282,21 +283,29 @@ async def _error_for(resp: aiohttp.ClientResponse, url: str) -> LoreError:
     """The LoreError for an error answer (its JSON error document when there is one)."""
     try:
         doc = await resp.json(content_type=None)
-        err = doc["error"] if isinstance(doc, dict) else {}
-    except (ValueError, KeyError, aiohttp.ClientError):
-        err = {}
+    except (ValueError, aiohttp.ClientError):
+        doc = None
+    return error_from_document(resp.status, doc, url)
+
+
+def error_from_document(status: int, doc: Any, url: str) -> LoreError:
+    """Map a wire error document (``{"error": {code, message, hint, …}}``) to a LoreError.
+
+    Shared by HttpRemote and in-process remotes so both raise the same errors.
+    """
+    err = doc.get("error") if isinstance(doc, dict) else None
     err = err if isinstance(err, dict) else {}
     code = str(err.get("code") or "")
-    message = str(err.get("message") or f"HTTP {resp.status}")[:500]
+    message = str(err.get("message") or f"HTTP {status}")[:500]
     hint = err.get("hint") if isinstance(err.get("hint"), str) else None
     if code == wire.E_REVOKED:
         return MachineRevoked("this machine was signed out of Lore Cloud")
     if code == wire.E_BAD_CREDENTIALS:
         return AuthError("wrong email or password", hint="check them and run `lorectl login` again")
-    if resp.status == 401:
+    if status == 401:
         return NotLoggedIn("Lore Cloud does not accept this machine's login",
                            hint="run `lorectl login` again")
-    if resp.status == 429 or code == wire.E_RATE_LIMITED:
+    if status == 429 or code == wire.E_RATE_LIMITED:
         return RateLimited(f"Lore Cloud: {message}")
     if code == wire.E_CONFLICT and isinstance(err.get("current"), dict):
         cur = err["current"]
@@ -308,6 +317,6 @@ async def _error_for(resp: aiohttp.ClientResponse, url: str) -> LoreError:
                          hint="ask its operator to run `lore-server user add EMAIL`")
     if code == wire.E_CONFLICT:
         return AuthError(f"Lore Cloud: {message}", hint=hint)
-    if resp.status >= 500:
+    if status >= 500:
         return ServerError(f"Lore Cloud at {url} failed: {message}", hint=hint)
     return ServerError(f"Lore Cloud refused the request: {message}", hint=hint)
