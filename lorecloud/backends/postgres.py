@@ -1,0 +1,363 @@
+"""PostgreSQL backend through an asyncpg pool (several lore-server processes may share it).
+
+Every write that numbers the change feed first locks the account's row
+(``SELECT … FOR UPDATE``) and allocates ``accounts.seq + 1`` in the same transaction;
+the lock is held until commit, so the next writer of that account gets a higher seq
+only after this one is visible: seq order is commit order, across processes. The
+change feed reads in a REPEATABLE READ snapshot, so its page and its "highest seq"
+cursor come from the same instant.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from lorecloud.backends.base import (
+    AccountRow,
+    BackendUnavailable,
+    ChunkRef,
+    DuplicateAccount,
+    MachineRow,
+    Planner,
+    PushOutcome,
+    SessionRow,
+    TokenRow,
+    Usage,
+)
+
+_LOCK_ID = 0x4C4F5245  # "LORE": serialises concurrent migrations of several processes
+
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE accounts (
+            account_id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL, plan TEXT NOT NULL, created_at TEXT NOT NULL,
+            seq BIGINT NOT NULL DEFAULT 0,
+            envelope TEXT, envelope_version INTEGER NOT NULL DEFAULT 0)""",
+        """CREATE TABLE machines (
+            account_id TEXT NOT NULL REFERENCES accounts ON DELETE CASCADE,
+            machine_id TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL,
+            last_sync TEXT, PRIMARY KEY (account_id, machine_id))""",
+        """CREATE TABLE tokens (
+            token_hash TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts ON DELETE CASCADE,
+            machine_id TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)""",
+        "CREATE INDEX tokens_machine ON tokens (account_id, machine_id)",
+        """CREATE TABLE sessions (
+            account_id TEXT NOT NULL REFERENCES accounts ON DELETE CASCADE,
+            session_id TEXT NOT NULL, origin_machine_id TEXT NOT NULL,
+            seq BIGINT NOT NULL, generation INTEGER NOT NULL,
+            chunk_count INTEGER NOT NULL, chunk_sizes TEXT NOT NULL,
+            stored_bytes BIGINT NOT NULL, deleted BOOLEAN NOT NULL DEFAULT FALSE,
+            meta TEXT NOT NULL, info BYTEA, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, session_id))""",
+        "CREATE UNIQUE INDEX sessions_seq ON sessions (account_id, seq)",
+        """CREATE TABLE chunks (
+            account_id TEXT NOT NULL, session_id TEXT NOT NULL,
+            generation INTEGER NOT NULL, idx INTEGER NOT NULL, data BYTEA NOT NULL,
+            PRIMARY KEY (account_id, session_id, generation, idx),
+            FOREIGN KEY (account_id, session_id) REFERENCES sessions ON DELETE CASCADE)""",
+        # chunks are sealed (random-looking) bytes: compressing them only costs CPU
+        "ALTER TABLE chunks ALTER COLUMN data SET STORAGE EXTERNAL",
+    ],
+]
+
+_SESSION_SELECT = (
+    "SELECT s.session_id, s.origin_machine_id, COALESCE(m.name, ''), s.seq, s.generation, "
+    "s.chunk_count, s.chunk_sizes, s.stored_bytes, s.deleted, s.meta, s.info, s.updated_at "
+    "FROM sessions s LEFT JOIN machines m "
+    "ON m.account_id = s.account_id AND m.machine_id = s.origin_machine_id "
+)
+
+
+def _session_row(r: Any) -> SessionRow:
+    return SessionRow(
+        r[0], r[1], r[2], int(r[3]), r[4], r[5], json.loads(r[6]), int(r[7]), bool(r[8]),
+        json.loads(r[9]), bytes(r[10]) if r[10] is not None else None, r[11],
+    )
+
+
+class _Txn:
+    """PushTxn over the connection holding the account row lock."""
+
+    def __init__(self, conn: Any, account_id: str, session_id: str) -> None:
+        self.conn, self.account_id, self.session_id = conn, account_id, session_id
+        self.row: SessionRow | None = None
+
+    async def session(self) -> SessionRow | None:
+        r = await self.conn.fetchrow(
+            _SESSION_SELECT + "WHERE s.account_id = $1 AND s.session_id = $2",
+            self.account_id, self.session_id)
+        self.row = _session_row(r) if r else None
+        return self.row
+
+    async def chunks(self, generation: int, start: int, stop: int) -> list[bytes]:
+        rows = await self.conn.fetch(
+            "SELECT data FROM chunks WHERE account_id = $1 AND session_id = $2 "
+            "AND generation = $3 AND idx >= $4 AND idx < $5 ORDER BY idx",
+            self.account_id, self.session_id, generation, start, stop)
+        return [bytes(r[0]) for r in rows]
+
+    async def usage(self) -> Usage:
+        r = await self.conn.fetchrow(
+            "SELECT COUNT(*), COALESCE(SUM(stored_bytes), 0) FROM sessions "
+            "WHERE account_id = $1 AND NOT deleted", self.account_id)
+        return Usage(int(r[0]), int(r[1]))
+
+
+class PostgresBackend:
+    """:class:`~lorecloud.backends.base.Backend` on PostgreSQL."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, dsn: str, *, max_size: int = 10) -> PostgresBackend:
+        """Connect a pool; BackendUnavailable with a one-line reason (no password)."""
+        from lorecloud.backends import redact_url
+
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, timeout=10)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError,
+                ValueError) as exc:
+            reason = str(exc).replace(dsn, redact_url(dsn)) or type(exc).__name__
+            raise BackendUnavailable(
+                f"cannot connect to {redact_url(dsn)}: {reason}") from None
+        return cls(pool)
+
+    async def close(self) -> None:
+        """Close the pool."""
+        await self._pool.close()
+
+    async def ping(self) -> None:
+        """One trivial query."""
+        try:
+            await self._pool.fetchval("SELECT 1")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise BackendUnavailable(str(exc)) from None
+
+    async def migrate(self) -> int:
+        """Apply missing migrations under an advisory lock (safe with several processes)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_ID)
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+            current = await conn.fetchval("SELECT MAX(version) FROM schema_version") or 0
+            for version, statements in enumerate(MIGRATIONS, start=1):
+                if version <= current:
+                    continue
+                for sql in statements:
+                    await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_version VALUES ($1)", version)
+                current = version
+        return int(current)
+
+    # --- accounts ------------------------------------------------------------------
+    async def create_account(self, row: AccountRow) -> None:
+        """Insert an account."""
+        try:
+            await self._pool.execute(
+                "INSERT INTO accounts (account_id, email, password_hash, plan, created_at) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                row.account_id, row.email, row.password_hash, row.plan, row.created_at)
+        except asyncpg.UniqueViolationError:
+            raise DuplicateAccount(row.email) from None
+
+    async def account_by_email(self, email: str) -> AccountRow | None:
+        """Look an account up by email."""
+        r = await self._pool.fetchrow(
+            "SELECT account_id, email, password_hash, plan, created_at FROM accounts "
+            "WHERE email = $1", email)
+        return AccountRow(*r) if r else None
+
+    async def account_by_id(self, account_id: str) -> AccountRow | None:
+        """Look an account up by id."""
+        r = await self._pool.fetchrow(
+            "SELECT account_id, email, password_hash, plan, created_at FROM accounts "
+            "WHERE account_id = $1", account_id)
+        return AccountRow(*r) if r else None
+
+    async def list_accounts(self) -> list[tuple[AccountRow, Usage]]:
+        """Accounts with usage, by email."""
+        rows = await self._pool.fetch(
+            "SELECT a.account_id, a.email, a.password_hash, a.plan, a.created_at, "
+            "COUNT(s.session_id), COALESCE(SUM(s.stored_bytes), 0) FROM accounts a "
+            "LEFT JOIN sessions s ON s.account_id = a.account_id AND NOT s.deleted "
+            "GROUP BY a.account_id ORDER BY a.email")
+        return [(AccountRow(*r[:5]), Usage(int(r[5]), int(r[6]))) for r in rows]
+
+    async def delete_account(self, account_id: str) -> bool:
+        """Delete the account; everything else cascades."""
+        status = await self._pool.execute(
+            "DELETE FROM accounts WHERE account_id = $1", account_id)
+        return bool(status != "DELETE 0")
+
+    async def set_password(self, account_id: str, password_hash: str) -> None:
+        """Store a new password hash."""
+        await self._pool.execute(
+            "UPDATE accounts SET password_hash = $2 WHERE account_id = $1",
+            account_id, password_hash)
+
+    # --- machines and tokens --------------------------------------------------------------
+    async def add_token(
+        self, token_hash: str, account_id: str, machine_id: str, machine_name: str, now: str
+    ) -> None:
+        """Upsert the machine, insert the token hash."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO machines (account_id, machine_id, name, created_at) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, machine_id) "
+                "DO UPDATE SET name = EXCLUDED.name",
+                account_id, machine_id, machine_name, now)
+            await conn.execute(
+                "INSERT INTO tokens (token_hash, account_id, machine_id, created_at) "
+                "VALUES ($1, $2, $3, $4)", token_hash, account_id, machine_id, now)
+
+    async def token(self, token_hash: str) -> TokenRow | None:
+        """The token's account, machine and revocation state."""
+        r = await self._pool.fetchrow(
+            "SELECT t.account_id, t.machine_id, COALESCE(m.name, ''), t.revoked_at "
+            "FROM tokens t LEFT JOIN machines m "
+            "ON m.account_id = t.account_id AND m.machine_id = t.machine_id "
+            "WHERE t.token_hash = $1", token_hash)
+        return TokenRow(r[0], r[1], r[2], r[3] is not None) if r else None
+
+    async def revoke_token(self, token_hash: str, now: str) -> bool:
+        """Mark one token revoked."""
+        status = await self._pool.execute(
+            "UPDATE tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+            token_hash, now)
+        return bool(status != "UPDATE 0")
+
+    async def revoke_machine(self, account_id: str, machine_id: str, now: str) -> int:
+        """Mark every live token of the machine revoked."""
+        status = await self._pool.execute(
+            "UPDATE tokens SET revoked_at = $3 WHERE account_id = $1 AND machine_id = $2 "
+            "AND revoked_at IS NULL", account_id, machine_id, now)
+        return int(status.split()[-1])
+
+    async def touch_machine(self, account_id: str, machine_id: str, now: str) -> None:
+        """Set the machine's last_sync."""
+        await self._pool.execute(
+            "UPDATE machines SET last_sync = $3 WHERE account_id = $1 AND machine_id = $2",
+            account_id, machine_id, now)
+
+    async def machines(self, account_id: str) -> list[MachineRow]:
+        """Machines with live-session counts and whether a live token exists."""
+        rows = await self._pool.fetch(
+            "SELECT m.machine_id, m.name, m.last_sync, "
+            "(SELECT COUNT(*) FROM sessions s WHERE s.account_id = m.account_id "
+            " AND s.origin_machine_id = m.machine_id AND NOT s.deleted), "
+            "EXISTS (SELECT 1 FROM tokens t WHERE t.account_id = m.account_id "
+            " AND t.machine_id = m.machine_id AND t.revoked_at IS NULL) "
+            "FROM machines m WHERE m.account_id = $1 ORDER BY m.name, m.machine_id",
+            account_id)
+        return [MachineRow(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in rows]
+
+    # --- envelope ---------------------------------------------------------------------------
+    async def get_envelope(self, account_id: str) -> tuple[str | None, int]:
+        """Envelope text and version."""
+        r = await self._pool.fetchrow(
+            "SELECT envelope, envelope_version FROM accounts WHERE account_id = $1", account_id)
+        return (r[0], r[1]) if r else (None, 0)
+
+    async def put_envelope(
+        self, account_id: str, envelope_json: str, expected_version: int
+    ) -> tuple[bool, str | None, int]:
+        """Compare-and-set on envelope_version."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            version = await conn.fetchval(
+                "UPDATE accounts SET envelope = $2, envelope_version = envelope_version + 1 "
+                "WHERE account_id = $1 AND envelope_version = $3 RETURNING envelope_version",
+                account_id, envelope_json, expected_version)
+            if version is not None:
+                return True, envelope_json, int(version)
+            r = await conn.fetchrow(
+                "SELECT envelope, envelope_version FROM accounts WHERE account_id = $1",
+                account_id)
+        return (False, r[0], r[1]) if r else (False, None, 0)
+
+    # --- sessions ---------------------------------------------------------------------------
+    async def session(self, account_id: str, session_id: str) -> SessionRow | None:
+        """One session row."""
+        r = await self._pool.fetchrow(
+            _SESSION_SELECT + "WHERE s.account_id = $1 AND s.session_id = $2",
+            account_id, session_id)
+        return _session_row(r) if r else None
+
+    async def commit_push(
+        self, account_id: str, session_id: str, planner: Planner, now: str
+    ) -> PushOutcome:
+        """Lock the account row, plan, write chunks and row with seq + 1, commit."""
+        from lorecloud.backends._pg_push import apply_plan
+
+        async with self._pool.acquire() as conn, conn.transaction():
+            seq = await conn.fetchval(
+                "SELECT seq FROM accounts WHERE account_id = $1 FOR UPDATE", account_id)
+            if seq is None:
+                raise LookupError(f"no account {account_id}")
+            txn = _Txn(conn, account_id, session_id)
+            plan = await planner(txn)
+            return await apply_plan(conn, account_id, session_id, txn.row, plan, now)
+
+    async def changes(
+        self, account_id: str, since: int, limit: int, exclude_machine: str
+    ) -> tuple[list[SessionRow], int, bool]:
+        """One REPEATABLE READ snapshot: the page, then the account's highest seq."""
+        async with self._pool.acquire() as conn, conn.transaction(
+            isolation="repeatable_read", readonly=True
+        ):
+            rows = [_session_row(r) for r in await conn.fetch(
+                _SESSION_SELECT + "WHERE s.account_id = $1 AND s.seq > $2 "
+                "AND s.origin_machine_id <> $3 ORDER BY s.seq LIMIT $4",
+                account_id, since, exclude_machine, limit + 1)]
+            if len(rows) > limit:
+                return rows[:limit], rows[limit - 1].seq, True
+            top = await conn.fetchval(
+                "SELECT MAX(seq) FROM sessions WHERE account_id = $1", account_id)
+        return rows, max(since, int(top or 0)), False
+
+    async def fetch_chunks(self, account_id: str, refs: list[ChunkRef]) -> list[bytes | None]:
+        """One query for all refs; None where absent."""
+        if not refs:
+            return []
+        rows = await self._pool.fetch(
+            "SELECT c.session_id, c.generation, c.idx, c.data FROM chunks c "
+            "JOIN unnest($2::text[], $3::int[], $4::int[]) AS r(sid, gen, idx) "
+            "ON c.session_id = r.sid AND c.generation = r.gen AND c.idx = r.idx "
+            "WHERE c.account_id = $1",
+            account_id, [r[0] for r in refs], [r[1] for r in refs], [r[2] for r in refs])
+        found = {(r[0], r[1], r[2]): bytes(r[3]) for r in rows}
+        return [found.get(ref) for ref in refs]
+
+    async def tombstone(self, account_id: str, session_id: str, now: str) -> int | None:
+        """Erase chunks and info; new seq from the locked account counter."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            seq = await conn.fetchval(
+                "SELECT seq FROM accounts WHERE account_id = $1 FOR UPDATE", account_id)
+            r = await conn.fetchrow(
+                "SELECT seq, deleted FROM sessions WHERE account_id = $1 AND session_id = $2",
+                account_id, session_id)
+            if seq is None or r is None:
+                return None
+            if r[1]:
+                return int(r[0])
+            seq += 1
+            await conn.execute("UPDATE accounts SET seq = $2 WHERE account_id = $1",
+                               account_id, seq)
+            await conn.execute("DELETE FROM chunks WHERE account_id = $1 AND session_id = $2",
+                               account_id, session_id)
+            await conn.execute(
+                "UPDATE sessions SET deleted = TRUE, info = NULL, chunk_count = 0, "
+                "chunk_sizes = '[]', stored_bytes = 0, seq = $3, updated_at = $4 "
+                "WHERE account_id = $1 AND session_id = $2", account_id, session_id, seq, now)
+            return int(seq)
+
+    async def usage(self, account_id: str) -> Usage:
+        """Live sessions and their stored bytes."""
+        r = await self._pool.fetchrow(
+            "SELECT COUNT(*), COALESCE(SUM(stored_bytes), 0) FROM sessions "
+            "WHERE account_id = $1 AND NOT deleted", account_id)
+        return Usage(int(r[0]), int(r[1]))
