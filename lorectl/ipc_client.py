@@ -1,4 +1,4 @@
-"""A light client for the daemon's Unix-socket API (stdlib only: socket + http.client).
+"""A light client for the daemon's Unix-socket API (stdlib only: socket + json).
 
 `lorectl status` must answer in well under 150 ms, so this module imports neither
 aiohttp nor asyncio nor anything crypto. :func:`try_daemon` is the one entry point the
@@ -10,7 +10,6 @@ back as the matching :class:`~lored.errors.LoreError`, so the CLI prints the sam
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
@@ -30,23 +29,81 @@ class DaemonUnavailable(Exception):
     """No daemon answers on the socket (not running, stale socket, no permission)."""
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over AF_UNIX: connect() goes to a socket path, not host:port."""
+class ProtocolError(Exception):
+    """The daemon's answer was not the HTTP/1.1 we speak."""
 
-    def __init__(self, path: Path, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = os.fspath(path)
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(CONNECT_TIMEOUT)
-        try:
-            sock.connect(self._path)
-        except OSError as exc:
-            sock.close()
-            raise DaemonUnavailable(str(exc)) from None
-        sock.settimeout(self.timeout)
-        self.sock = sock
+class _Response:
+    """One HTTP/1.1 response read from a socket file: status, headers, body reader.
+
+    A deliberately tiny client (status line, headers, Content-Length or chunked body):
+    http.client would add ~4 ms of imports (ssl, email) to every `lorectl status`.
+    """
+
+    def __init__(self, sock: socket.socket, timeout: float | None) -> None:
+        sock.settimeout(timeout)
+        self._sock = sock
+        self._file = sock.makefile("rb")
+        line = self._file.readline(65537)
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+            raise ProtocolError(f"not an HTTP response: {line[:60]!r}")
+        self.status = int(parts[1])
+        self.headers: dict[str, str] = {}
+        while True:
+            line = self._file.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            key, _, value = line.decode("latin-1").partition(":")
+            self.headers[key.strip().lower()] = value.strip()
+        self._chunked = self.headers.get("transfer-encoding", "").lower() == "chunked"
+        length = self.headers.get("content-length")
+        self._left = int(length) if length is not None and not self._chunked else None
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body as it arrives (chunked transfer decoded)."""
+        if self._chunked:
+            while True:
+                size_line = self._file.readline(1024)
+                if not size_line:
+                    raise ProtocolError("connection closed inside a chunked body")
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    return
+                data = self._file.read(size + 2)  # + CRLF
+                if len(data) < size + 2:
+                    raise ProtocolError("connection closed inside a chunk")
+                yield data[:size]
+        elif self._left is not None:
+            while self._left > 0:
+                data = self._file.read1(min(self._left, 65536))
+                if not data:
+                    raise ProtocolError("connection closed before the whole body arrived")
+                self._left -= len(data)
+                yield data
+        else:
+            while data := self._file.read1(65536):
+                yield data
+
+    def read(self) -> bytes:
+        """The whole body."""
+        return b"".join(self.chunks())
+
+    def lines(self) -> Iterator[bytes]:
+        """The body split into lines (NDJSON), each yielded as soon as it is complete."""
+        buf = b""
+        for chunk in self.chunks():
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                yield line
+        if buf:
+            yield buf
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._file.close()
+        self._sock.close()
 
 
 def _error_from_doc(doc: Any, status: int) -> LoreError:
@@ -85,36 +142,40 @@ class DaemonClient:
 
     def _open(
         self, method: str, route: str, body: dict[str, Any] | None, timeout: float | None
-    ) -> tuple[_UnixHTTPConnection, http.client.HTTPResponse]:
+    ) -> _Response:
         if not self.path.exists():
             raise DaemonUnavailable(f"no socket at {self.path}")
-        conn = _UnixHTTPConnection(self.path, timeout)
-        data = json.dumps(body).encode() if body is not None else b""
-        headers = {"Content-Type": "application/json", "Connection": "close"}
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(CONNECT_TIMEOUT)
         try:
-            conn.request(method, f"{API}{route}", body=data, headers=headers)
-            resp = conn.getresponse()
-        except DaemonUnavailable:
-            conn.close()
-            raise
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
+            sock.connect(os.fspath(self.path))
+        except OSError as exc:
+            sock.close()
+            raise DaemonUnavailable(str(exc)) from None
+        data = json.dumps(body).encode() if body is not None else b""
+        head = (f"{method} {API}{route} HTTP/1.1\r\nHost: lored\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                "Connection: close\r\n\r\n").encode()
+        try:
+            sock.sendall(head + data)
+            return _Response(sock, timeout)
+        except (OSError, ProtocolError, ValueError) as exc:
+            sock.close()
             # connected but no answer: a daemon dying right now; treat as absent
             raise DaemonUnavailable(f"lored did not answer: {exc}") from None
-        return conn, resp
 
     def call(
         self, method: str, route: str, body: dict[str, Any] | None = None,
         timeout: float | None = STATUS_TIMEOUT,
     ) -> dict[str, Any]:
         """One JSON request/response (health, status, pause, resume, reload, shutdown)."""
-        conn, resp = self._open(method, route, body, timeout)
+        resp = self._open(method, route, body, timeout)
         try:
             raw = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, ProtocolError, ValueError) as exc:
             raise DaemonError(f"lored stopped answering: {exc}") from None
         finally:
-            conn.close()
+            resp.close()
         try:
             doc = json.loads(raw or b"{}")
         except ValueError:
@@ -136,11 +197,11 @@ class DaemonClient:
         as a DaemonError rather than silently re-run in-process.
         """
         body = {"mode": mode, "dry_run": dry_run, "all": all}
-        conn, resp = self._open("POST", "/sync", body, None)  # cycles may take minutes
+        resp = self._open("POST", "/sync", body, None)  # cycles may take minutes
         try:
             if resp.status >= 400:
                 raise _error_from_doc(_loads(resp.read()), resp.status)
-            for event in _ndjson(resp):
+            for event in _ndjson(resp.lines()):
                 kind = event.get("event")
                 if kind == "result":
                     result = event.get("result")
@@ -149,13 +210,13 @@ class DaemonClient:
                     raise _error_from_doc(event, 500)
                 if progress is not None:
                     progress(event)
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, ProtocolError, ValueError) as exc:
             raise DaemonError(
                 f"lored stopped during the {mode}: {exc}",
                 hint="run the command again; the next cycle completes the work",
             ) from None
         finally:
-            conn.close()
+            resp.close()
         raise DaemonError(
             f"lored ended the {mode} stream without a result",
             hint="run the command again; the next cycle completes the work",
@@ -169,11 +230,8 @@ def _loads(raw: bytes) -> Any:
         return None
 
 
-def _ndjson(resp: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:
-    while True:
-        line = resp.readline()
-        if not line:
-            return
+def _ndjson(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
+    for line in lines:
         if line.strip():
             doc = json.loads(line)
             if isinstance(doc, dict):

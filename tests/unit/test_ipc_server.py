@@ -313,3 +313,54 @@ def test_private_dir_is_tightened(sockdir: Path) -> None:
     os.chmod(sockdir, 0o755)
     ensure_private_dir(sockdir)
     assert stat.S_IMODE(sockdir.stat().st_mode) == 0o700
+
+
+def _one_shot_server(path: Path, answer: bytes) -> None:
+    """A fake daemon that reads one request and answers ``answer`` verbatim."""
+    import threading
+
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(path))
+    srv.listen(1)
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(answer)
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def test_client_treats_a_non_http_answer_as_no_daemon(sockdir: Path) -> None:
+    ensure_private_dir(sockdir)
+    path = sockdir / "fake.sock"
+    _one_shot_server(path, b"SSH-2.0-OpenSSH\r\n")
+    assert try_daemon(path, "status") is None
+
+
+def test_client_decodes_chunked_ndjson_and_error_events(sockdir: Path) -> None:
+    ensure_private_dir(sockdir)
+    path = sockdir / "fake.sock"
+    lines = [b'{"event":"push","done":1}\n',
+             b'{"event":"error","error":{"code":"wrong_key","message":"nope","hint":"h"}}\n']
+    body = b"".join(b"%x\r\n%s\r\n" % (len(x), x) for x in lines) + b"0\r\n\r\n"
+    _one_shot_server(path, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    events: list[dict[str, Any]] = []
+    from lored.errors import WrongKey
+
+    with pytest.raises(WrongKey, match="nope"):
+        try_daemon(path, "push", progress=events.append)
+    assert events == [{"event": "push", "done": 1}]
+
+
+def test_client_reports_a_stream_cut_short(sockdir: Path) -> None:
+    from lored.errors import DaemonError
+
+    ensure_private_dir(sockdir)
+    path = sockdir / "fake.sock"
+    _one_shot_server(path, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           b'1a\r\n{"event":"push","done":1}\n\r\n')
+    with pytest.raises(DaemonError, match="stopped during the sync"):
+        try_daemon(path, "sync")
