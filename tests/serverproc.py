@@ -115,6 +115,7 @@ def start_server(
     max_session_bytes: int | None = None, extra_args: list[str] | None = None,
 ) -> ServerProc:
     """Start ``lore-server serve --port 0`` and wait until it answers ``/healthz``."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     data_dir = tmp_path / "server-data"
     cmd = [sys.executable, "-m", "lorecloud.cli", "serve", "--host", "127.0.0.1", "--port", "0"]
     cmd += ["--database-url", database_url] if database_url else ["--data-dir", str(data_dir)]

@@ -1,0 +1,85 @@
+"""A bare HTTP client for the server tests (urllib, no client packages involved)."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from loreproto import wire
+
+PASSWORD = "account-password-1"
+
+
+def call(url: str, method: str, path: str, body: Any = None, token: str | None = None,
+         ctype: str = "application/json") -> tuple[int, Any, dict[str, str]]:
+    """One request -> (status, JSON or raw bytes, headers)."""
+    if body is not None and not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    req = urllib.request.Request(url + path, data=body, method=method)
+    if body is not None:
+        req.add_header("Content-Type", ctype)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            raw, status, headers = resp.read(), resp.status, dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        raw, status, headers = err.read(), err.code, dict(err.headers)
+    ctype_out = headers.get("Content-Type", "")
+    return status, json.loads(raw) if ctype_out.startswith("application/json") else raw, headers
+
+
+@dataclass
+class Api:
+    """One logged-in machine."""
+
+    url: str
+    token: str
+    machine_id: str
+
+    @classmethod
+    def login(cls, url: str, email: str, machine_id: str, password: str = PASSWORD) -> Api:
+        """Log in (asserting success)."""
+        status, doc, _ = call(url, "POST", "/v1/login", {
+            "email": email, "password": password, "machine_id": machine_id,
+            "machine_name": f"name-{machine_id}"})
+        assert status == 200, doc
+        return cls(url, doc["token"], machine_id)
+
+    def call(self, method: str, path: str, body: Any = None,
+             ctype: str = "application/json") -> tuple[int, Any, dict[str, str]]:
+        """An authenticated request."""
+        return call(self.url, method, path, body, self.token, ctype)
+
+    def push(self, frames: list[tuple[wire.PushHeader, list[bytes]]]) -> list[dict[str, Any]]:
+        """POST /v1/push (asserting 200) -> results."""
+        status, doc, _ = self.call("POST", "/v1/push", wire.encode_push(frames),
+                                   wire.PUSH_CONTENT_TYPE)
+        assert status == 200, doc
+        results: list[dict[str, Any]] = doc["results"]
+        return results
+
+    def feed(self, since: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """The whole feed after ``since`` -> (entries, cursor)."""
+        out: list[dict[str, Any]] = []
+        while True:
+            status, doc, _ = self.call("GET", f"/v1/changes?since={since}&limit=100")
+            assert status == 200, doc
+            out.extend(doc["changes"])
+            since = doc["cursor"]
+            if not doc["more"]:
+                return out, since
+
+
+def frame(sid: str, chunks: list[bytes], generation: int = 1, first_index: int = 0
+          ) -> tuple[wire.PushHeader, list[bytes]]:
+    """A push frame with opaque info and chunks."""
+    info = os.urandom(24)
+    header = wire.PushHeader(sid, generation, first_index, first_index + len(chunks),
+                             [len(info), *(len(c) for c in chunks)],
+                             {"tool": "claude-code", "payload_bytes": sum(map(len, chunks))})
+    return header, [info, *chunks]
