@@ -20,6 +20,9 @@ from bench.procs import Result, Unavailable, free_port, run, spawn, stop, tool, 
 EMAIL = "bench@example.com"
 PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway account on a loopback server
 PASSPHRASE = "bench passphrase one"
+#: the corpus has a few ≈ 20 MB sessions; the default 16 MiB limit would skip them and
+#: Lore would push less than rclone copies (the limit is a server setting)
+MAX_SESSION_BYTES = 64 * 1024 * 1024
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -68,7 +71,8 @@ class LoreServer:
             log = self.work / f"server-{i}.log"
             self.procs.append(spawn(
                 [exe, "serve", "--host", "127.0.0.1", "--port", str(port), *self._where(),
-                 *self.extra_args], env=self.env, log=log))
+                 "--max-session-bytes", str(MAX_SESSION_BYTES), *self.extra_args],
+                env=self.env, log=log))
             self.direct_urls.append(f"http://127.0.0.1:{port}")
             wait_http(self.direct_urls[-1] + "/healthz", self.procs[-1], timeout=60, log=log)
         self.url = self.direct_urls[0]

@@ -56,15 +56,20 @@ def p1(ctx: Ctx) -> list[Row]:
         res, doc = m.json("push", what="push")
         ctx.mark("pushed")
         seen = ctx.server.stats(reset=True)
+        skipped = doc.get("skipped") or []
         detail = {"bytes_uploaded": doc.get("bytes_uploaded"), "pushed": doc.get("pushed"),
+                  "skipped": skipped[:5], "skipped_count": len(skipped),
                   "server": seen, "plain_bytes": total, "rclone": anchor_detail,
                   "MB_per_s": total / res.seconds / 1e6}
         ctx.facts["push_seconds"] = res.seconds
+        # a skipped session means Lore moved fewer bytes than rclone: say so in the table
+        what = f"first push vs rclone ({len(skipped)} skipped)" if skipped else (
+            "first push vs rclone")
         if rc_reason:
-            rows.append(Row("P1", "first push vs rclone", res.seconds, unit="s", bar=bar_rc,
+            rows.append(Row("P1", what, res.seconds, unit="s", bar=bar_rc,
                             reason=f"anchor: {rc_reason}", detail=detail))
         else:
-            rows.append(Row("P1", "first push vs rclone", res.seconds, anchor, "s",
+            rows.append(Row("P1", what, res.seconds, anchor, "s",
                             "rclone crypt", bar_rc, res.seconds <= 0.7 * anchor, detail=detail))
         rows.append(Row("P1f", "first push vs floor", res.seconds, floor.seal_seconds, "s",
                         "zstd+AEAD", bar_fl, res.seconds <= 1.5 * floor.seal_seconds,
