@@ -1,4 +1,4 @@
-"""Local commands: `import`, `sessions list|show`, `search`, `config show`.
+"""Local commands: `import`, `sessions list|show|restore`, `search`, `config show`.
 
 They work on this machine's sessions.db directly (no daemon, no network). Heavy modules
 (store, capture, rich) are imported inside the functions so `lorectl status` stays fast.
@@ -7,6 +7,7 @@ JSON output follows CLI.md's keys exactly.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -164,6 +165,37 @@ def sessions_show(session_id: str, as_json: bool) -> None:
             if isinstance(call, dict):
                 args = render.truncate(_compact(call.get("input")), 100)
                 out.write(f"  → {call.get('name')}({args})\n")
+
+
+@sessions_group.command("restore")
+@click.argument("session_id", metavar="ID")
+@click.option("--to", "to", metavar="PATH",
+              help="this machine's folder of the session's project (else found by git remote)")
+@click.option("--force", is_flag=True, help="replace a different file at the target")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@handle_errors
+def sessions_restore(session_id: str, to: str | None, force: bool, as_json: bool) -> None:
+    """Put a session back where its tool looks for it, so it can be resumed here.
+
+    Paths are moved from the origin machine's checkout to this machine's; continuing the
+    session here makes a new session of this machine (a fork), never changing the origin's.
+    """
+    from lored.restore import restore_session
+
+    result = _with_store(lambda settings, store: restore_session(
+        store, settings, session_id, to=to, force=force))
+    if result.replaced:
+        click.echo(f"warning: replaced {result.path}: it {result.replaced}", err=True)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    if result.written:
+        click.echo(f"Restored {result.session_id} to {result.path}")
+    else:
+        click.echo(f"{result.session_id} is already restored at {result.path}")
+    how = "" if result.mapping == "--to" else f" (found by {result.mapping})"
+    click.echo(f"Project: {result.project_path}{how}")
+    click.echo(f"Resume it with: cd {shlex.quote(result.project_path)} && {result.resume}")
 
 
 def _compact(value: Any) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from lored.capture import forks
 from lored.capture.discovery import DISCOVERERS, selected_tools
 from lored.capture.model import ParsedSession
 from lored.capture.projects import git_remote
@@ -162,6 +163,10 @@ async def _import_append(
         return
     if st.st_size == 0:
         return  # created but nothing written yet
+    if prev is not None and forks.is_own_fork(prev.session_id, settings.machine_id):
+        # fork: the stored payload is header + file, so growth is still read incrementally
+        src = replace(src, header=forks.fork_header(prev.session_id, settings.machine_id)
+                      + src.header)
     payload: bytes | None = None
     if (
         prev is not None
@@ -172,8 +177,19 @@ async def _import_append(
         payload = await _grown_payload(store, src, prev, st.st_size, report)
     if payload is None:
         payload = src.header + await _read(path, 0, st.st_size, report)
-    offset = len(payload) - len(src.header)
     parsed = await _parse(src.tool, payload, path, report)
+    header = src.header
+    # another machine's session in a file here: still its copy, or continued (a fork)
+    held = await forks.resolve(store, settings.machine_id, src.key, prev, parsed, payload,
+                               header)
+    if isinstance(held, forks.Held):
+        await store.save_source(SourceState(src.key, held.session_id, st.st_size,
+                                            st.st_mtime_ns, st.st_ino, len(payload) - len(header)))
+        report.unchanged += 1
+        return
+    if isinstance(held, forks.Fork):
+        parsed, payload, header = held.parsed, held.payload, held.header
+    offset = len(payload) - len(header)
     source = SourceState(src.key, parsed.session_id, st.st_size, st.st_mtime_ns, st.st_ino,
                          offset)
     if await store.is_deleted(parsed.session_id):

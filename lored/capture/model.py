@@ -42,6 +42,8 @@ class ParsedSession:
     git_branch: str | None = None
     git_remote: str | None = None
     tool_version: str | None = None
+    #: the session this one continues when it is a fork (see capture/forks.py)
+    forked_from: str | None = None
     #: lines/records that could not be parsed (skipped, counted, never fatal)
     bad_records: int = 0
     #: human-readable notes about skipped input, e.g. "line 7: not JSON"

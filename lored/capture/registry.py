@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lored.capture import aider, claude, codex, gemini, opencode
+from lored.capture import aider, claude, codex, forks, gemini, opencode
 from lored.capture.model import ParsedSession
 from lored.errors import CorruptData
 
@@ -35,10 +35,11 @@ def parse_payload(tool: str, payload: bytes, source_hint: str | None = None) -> 
         raise CorruptData(
             f"no parser for tool {tool!r}", hint="upgrade Lore on this machine to read it"
         )
-    parsed = parser(payload, source_hint)
+    fork, transcript = forks.split_header(payload)  # a fork's id lives in its payload
+    parsed = parser(transcript, source_hint)
     if not parsed.native_id:
         raise CorruptData(f"{tool} payload names no session id")
-    return parsed
+    return parsed if fork is None else forks.apply_header(parsed, fork)
 
 
 def tool_of(session_id: str) -> str:

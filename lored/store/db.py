@@ -305,6 +305,17 @@ class Store:
         )
         return [r[0] for r in rows]
 
+    async def project_remotes(self) -> list[tuple[str, str | None, str, bool]]:
+        """Distinct (project path, git remote, origin machine id, local) of all sessions.
+
+        Used by restore to find this machine's checkout of a pulled session's project.
+        """
+        rows = await self._all(
+            "SELECT DISTINCT project_path, git_remote, origin_machine_id, local FROM sessions "
+            "WHERE project_path IS NOT NULL AND project_path != ''"
+        )
+        return [(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
     async def counts(self) -> tuple[int, int]:
         """(total sessions, own sessions pending push)."""
         total = await self._one("SELECT COUNT(*) FROM sessions")
