@@ -155,11 +155,30 @@ class DelayProxy:
         parts = urlsplit(upstream_url)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.delay = delay
+        self._refuse = False
+        self._live: set[Any] = set()
         self._listener = _socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._closed = False
         self._threading = threading
         threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def refuse(self) -> bool:
+        """True: the server is "down" — open connections are cut, new ones hung up on."""
+        return self._refuse
+
+    @refuse.setter
+    def refuse(self, value: bool) -> None:
+        import socket as _socket
+
+        self._refuse = value
+        if value:
+            for s in list(self._live):
+                try:
+                    s.shutdown(_socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def _accept(self) -> None:
         import socket as _socket
@@ -169,11 +188,15 @@ class DelayProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self.refuse:
+                client.close()
+                continue
             try:
                 upstream = _socket.create_connection(self.upstream, timeout=30)
             except OSError:
                 client.close()
                 continue
+            self._live.update((client, upstream))
             for src, dst, slow in ((client, upstream, False), (upstream, client, True)):
                 self._threading.Thread(target=self._pump, args=(src, dst, slow),
                                        daemon=True).start()
@@ -193,6 +216,7 @@ class DelayProxy:
             pass
         finally:
             for s in (src, dst):
+                self._live.discard(s)
                 try:
                     s.shutdown(_socket.SHUT_RDWR)
                 except OSError:

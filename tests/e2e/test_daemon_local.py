@@ -179,10 +179,12 @@ def test_notify_socket_gets_ready_and_stopping_and_sigterm_exits_fast(
     recv.bind(str(notify))
     recv.settimeout(15)
     try:
-        machine.start_lored(wait=False, NOTIFY_SOCKET=str(notify))
+        machine.start_lored(wait=False, NOTIFY_SOCKET=str(notify), WATCHDOG_USEC="400000")
         ready = recv.recv(4096).decode()
         assert ready.splitlines()[0] == "READY=1"
+        assert "STATUS=" in ready
         assert machine.answers()  # READY only once the socket listens
+        assert recv.recv(4096).decode() == "WATCHDOG=1"  # every 0.2 s (half of 0.4 s)
         started = time.monotonic()
         assert machine.stop_lored(signal.SIGTERM) == 0
         assert time.monotonic() - started < 10

@@ -100,7 +100,7 @@ def test_scheduled_cycles_pause_resume_and_next_auto_sync_moves(
     count = _cycles(a)["started"]
     # three intervals pass without a cycle (a deadline-bounded negative check)
     with pytest.raises(AssertionError, match="timed out"):
-        wait_for(lambda: _cycles(a)["started"] > count, timeout=6, what="no cycle while paused")
+        wait_for(lambda: _cycles(a)["started"] > count, timeout=5, what="no cycle while paused")
 
     a.api("POST", "/resume")
     wait_for(lambda: _cycles(a)["started"] > count, timeout=10, what="cycles after resume")
@@ -187,5 +187,59 @@ def test_sigterm_during_sync_then_restart_reaches_the_uninterrupted_end_state(
             show_b = json.loads(b.lorectl("sessions", "show", sid, "--json").stdout)
             assert show_a["messages"] == show_b["messages"]
         assert status_a["cloud"]["sessions"] == len(local)
+    finally:
+        proxy.close()
+
+
+def _seconds_until(iso: str) -> float:
+    from datetime import UTC, datetime
+
+    when = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return (when - datetime.now(UTC)).total_seconds()
+
+
+def test_capture_triggers_a_debounced_sync(
+    tmp_path: Path, server: Any, machines: list[Machine]
+) -> None:
+    a = _machine(tmp_path, machines, "a", server.url, LORE_SYNC_DEBOUNCE="1")
+    _write(a, "seed", 2)
+    a.lorectl("import")
+    a.lorectl("push")
+    a.start_lored()  # 15-minute interval: only capture can trigger a cycle here
+    sid = _write(a, "fresh", 6)
+    entry = wait_for(lambda: [e for e in _cycle_logs(a) if e["trigger"] == "capture"],
+                     timeout=20, what="a capture-triggered cycle")[0]
+    assert entry["ok"] and entry["pushed"] == 1
+    assert a.status()["local"]["pending_sync"] == 0
+    b = _machine(tmp_path, machines, "b", server.url)
+    b.lorectl("pull")
+    assert sid in {s["id"] for s in json.loads(b.lorectl("sessions", "list", "--json").stdout)}
+
+
+def test_failed_cycles_back_off_and_a_success_restores_the_interval(
+    tmp_path: Path, server: Any, machines: list[Machine]
+) -> None:
+    proxy = DelayProxy(server.url)
+    try:
+        a = _machine(tmp_path, machines, "a", proxy.url, LORE_SYNC_INTERVAL="2")
+        _write(a, "seed", 2)
+        a.lorectl("import")
+        a.lorectl("push")
+        a.start_lored()
+        proxy.refuse = True  # Lore Cloud "goes down"
+        wait_for(lambda: a.status()["daemon"]["backoff_failures"] >= 1, timeout=20,
+                 what="a failed scheduled cycle")
+        doc = a.status()
+        assert doc["cloud_error"] is not None  # status still answers, says why
+        # the retry waits ~30 s (± jitter), far beyond the 2 s interval
+        assert _seconds_until(doc["local"]["next_auto_sync"]) > 15
+        failed = [e for e in _cycle_logs(a) if not e["ok"]]
+        assert failed and failed[0]["error"] == "server_unreachable"
+
+        proxy.refuse = False
+        a.lorectl("sync")  # a manual success ends the failure streak
+        doc = a.status()
+        assert doc["daemon"]["backoff_failures"] == 0
+        assert _seconds_until(doc["local"]["next_auto_sync"]) < 3  # normal cadence again
     finally:
         proxy.close()
