@@ -65,6 +65,22 @@ class PgServer:
         self.started = True
         return self
 
+    def database(self, name: str) -> str:
+        """Create database ``name`` (a fresh start without a second cluster) -> its URL."""
+        import asyncio
+
+        import asyncpg
+
+        async def create() -> None:
+            conn = await asyncpg.connect(self.url)
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await conn.close()
+
+        asyncio.run(create())
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
     def stop(self) -> None:
         """Stop the cluster and delete its directory."""
         if self.started:
