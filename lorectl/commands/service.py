@@ -190,7 +190,10 @@ def _manager_state(kind: str) -> dict[str, Any]:
         proc = _run(["systemctl", "--user", "show", "lored", "--property=ActiveState,SubState,"
                      "UnitFileState,MainPID"], check=False)
         f = _kv(proc.stdout, sep="=")
-        state = f"{f.get('ActiveState', 'unknown')} ({f.get('SubState', '?')})"
+        if "ActiveState" not in f:  # e.g. no user manager/bus in this session
+            detail = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+            return {"state": f"unknown (systemctl --user: {detail})", "pid": None}
+        state = f"{f['ActiveState']} ({f.get('SubState', '?')})"
         if f.get("UnitFileState"):
             state += f", {f['UnitFileState']}"
         return {"state": state, "pid": _int(f.get("MainPID")) or None}
