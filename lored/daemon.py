@@ -199,7 +199,7 @@ class Daemon:
         counts = _import_counts(report)
         if report is not None and not (counts.get("imported") or counts.get("updated")):
             return
-        log.info("captured", **counts)
+        log.debug("captured", **counts)  # fires per write burst: too chatty for info
         if self.scheduler is not None and self._encryption_configured():
             self.scheduler.changes_seen()
 
