@@ -44,7 +44,10 @@ def test_unwritable_data_dir_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_user_admin_commands_and_env_vars(tmp_path: Path) -> None:
     env = {"LORE_SERVER_DATA_DIR": str(tmp_path / "d")}
-    assert run("migrate", env=env).stdout.strip() == "schema at version 1"
+    from lorecloud.backends.sqlite import MIGRATIONS
+
+    assert run("migrate", env=env).stdout.strip() == f"schema at version {len(MIGRATIONS)}"
+    assert run("migrate", env=env).stdout.strip() == f"schema at version {len(MIGRATIONS)}"
     res = run("user", "add", "Ops@Example.com", "--plan", "free", env=env)
     assert res.returncode != 0 and "LORE_PASSWORD" in res.stderr  # no TTY, no variable
     assert run("user", "add", "ops@example.com", "--password-stdin", input=PASSWORD + "\n",
@@ -75,5 +78,19 @@ def test_sigterm_shuts_down_cleanly_and_data_survives(tmp_path: Path) -> None:
     try:
         b = Api.login(again.url, "dev@example.com", "b")
         assert [e["session_id"] for e in b.feed()[0]] == ["t:kept"]
+    finally:
+        again.stop()
+
+
+def test_acknowledged_pushes_survive_kill_9(tmp_path: Path) -> None:
+    srv = start_server(tmp_path)
+    srv.add_user("dev@example.com", PASSWORD)
+    api = Api.login(srv.url, "dev@example.com", "a")
+    acked = [api.push([frame(f"t:{i}", [os.urandom(5000)])])[0]["seq"] for i in range(5)]
+    srv.kill()  # no shutdown at all: what was acknowledged must already be on disk
+    again = start_server(tmp_path)
+    try:
+        b = Api.login(again.url, "dev@example.com", "b")
+        assert [e["seq"] for e in b.feed()[0]] == acked
     finally:
         again.stop()
