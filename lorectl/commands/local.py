@@ -138,13 +138,18 @@ def sessions_show(session_id: str, as_json: bool) -> None:
     """Show one session and its messages (a unique id prefix is enough)."""
     from lorectl import render
 
-    async def work(settings: Settings, store: Store) -> tuple[SessionRow, list[Message]]:
-        row = await store.find_session(session_id)
-        return row, await store.messages(row.id)
+    async def work(settings: Settings, store: Store
+                   ) -> tuple[SessionRow, list[Message], str | None]:
+        from lored.capture.forks import forked_from
 
-    row, messages = _with_store(work)
+        row = await store.find_session(session_id)
+        parent = forked_from(await store.load_payload(row.id)) if "@" in row.id else None
+        return row, await store.messages(row.id), parent
+
+    row, messages, parent = _with_store(work)
     if as_json:
-        emit_json({**row.to_json(), "messages": [_message_json(m) for m in messages]})
+        emit_json({**row.to_json(), "forked_from": parent,
+                   "messages": [_message_json(m) for m in messages]})
         return
     out = sys.stdout
     out.write(render.key_values([
@@ -156,6 +161,7 @@ def sessions_show(session_id: str, as_json: bool) -> None:
         ("Started", render.local_time(row.started_at, "%Y-%m-%d %H:%M:%S")),
         ("Ended", render.local_time(row.ended_at, "%Y-%m-%d %H:%M:%S")),
         ("Messages", row.message_count),
+        *([("Forked from", parent)] if parent else []),
     ]))
     for m in messages:
         out.write(f"\n[{m.role}] {render.local_time(m.timestamp, '%H:%M:%S')}\n")

@@ -81,6 +81,13 @@ def split_header(payload: bytes) -> tuple[dict[str, Any] | None, bytes]:
     return info, (b"" if end < 0 else payload[end + 1:])
 
 
+def forked_from(payload: bytes) -> str | None:
+    """The parent session id recorded in a fork's payload (None for other sessions)."""
+    info, _ = split_header(payload)
+    parent = info.get("forked_from") if info else None
+    return parent if isinstance(parent, str) else None
+
+
 def apply_header(parsed: ParsedSession, info: dict[str, Any]) -> ParsedSession:
     """Give a session parsed from a fork's transcript the fork's id and parent."""
     sid = str(info["session_id"])
