@@ -102,6 +102,7 @@ class CycleRunner:
         self.completed = 0
         self.failed = 0
         self.last: dict[str, Any] | None = None
+        self._closed = False
 
     @property
     def current(self) -> Cycle | None:
@@ -129,6 +130,8 @@ class CycleRunner:
         """
         asked = self._seq
         while True:
+            if self._closed:  # stopping: no new cycle may start under a closing store
+                raise DaemonError("lored is stopping", hint="run the command again in a moment")
             cur = self._current
             if cur is None:
                 cur = self._start(kind, trigger)
@@ -191,10 +194,12 @@ class CycleRunner:
     async def stop(self, grace: float) -> bool:
         """Let the running cycle finish within ``grace`` seconds, else cancel it.
 
-        Returns True when it finished on its own. Cancelling is safe for local state:
-        the store commits each step in one transaction, so an abandoned cycle leaves
-        either the old or the new state and the next cycle redoes the rest.
+        No new cycle starts afterwards. Returns True when it finished on its own.
+        Cancelling is safe for local state: the store commits each step in one
+        transaction, so an abandoned cycle leaves either the old or the new state and
+        the next cycle redoes the rest.
         """
+        self._closed = True
         task = self._task
         if task is None or task.done():
             return True

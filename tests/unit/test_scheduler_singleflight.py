@@ -166,3 +166,20 @@ async def test_stop_waits_for_a_cycle_that_finishes_in_time() -> None:
     asyncio.get_running_loop().call_soon(cyc.gate.set)
     assert await runner.stop(grace=5) is True
     assert await a == {"mode": "push", "n": 1}
+
+
+async def test_no_new_cycle_after_stop() -> None:
+    cyc = GatedCycle()
+    runner = CycleRunner(cyc)
+    a = asyncio.create_task(runner.request(PUSH))
+    await cyc.entered.wait()
+    b = asyncio.create_task(runner.request(PULL_ALL))  # waits for the push to end
+    await asyncio.sleep(0)
+    assert await runner.stop(grace=0.05) is False
+    with pytest.raises(DaemonError):
+        await a
+    with pytest.raises(DaemonError, match="stopping"):
+        await b
+    with pytest.raises(DaemonError, match="stopping"):
+        await runner.request(SYNC)
+    assert cyc.runs == [PUSH]
