@@ -285,6 +285,22 @@ class SyncService:
             raise not_found(f"no session {session_id} in this account")
         return {"seq": seq}
 
+    async def delete_all_sessions(self, account_id: str) -> int:
+        """Tombstone every live session of an account (dashboard) -> how many.
+
+        Added for the dashboard (issue 7). Lists the live ids through the change feed
+        with no machine excluded, then tombstones each one with the same rule as the API.
+        """
+        live: list[str] = []
+        since, more = 0, True
+        while more:
+            rows, since, more = await self.backend.changes(
+                account_id, since, wire.MAX_CHANGES_PAGE, "")
+            live += [r.session_id for r in rows if not r.deleted]
+        for session_id in live:
+            await self.delete_account_session(account_id, session_id)
+        return len(live)
+
     # --- admin (CLI, dashboard) ---------------------------------------------------------------
     async def add_user(self, email: str, password: str, plan: str = "free") -> dict[str, Any]:
         """Create an account regardless of open registration -> {account_id, email, plan}."""

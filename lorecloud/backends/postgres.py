@@ -27,6 +27,7 @@ from lorecloud.backends.base import (
     TokenRow,
     Usage,
 )
+from lorecloud.dashboard.schema import POSTGRES_MIGRATION  # dashboard (issue 7)
 
 _LOCK_ID = 0x4C4F5245  # "LORE": serialises concurrent migrations of several processes
 
@@ -63,6 +64,7 @@ MIGRATIONS: list[list[str]] = [
         # chunks are sealed (random-looking) bytes: compressing them only costs CPU
         "ALTER TABLE chunks ALTER COLUMN data SET STORAGE EXTERNAL",
     ],
+    POSTGRES_MIGRATION,  # dashboard (issue 7): web_sessions + list indexes (dashboard/schema.py)
 ]
 
 _SESSION_SELECT = (
@@ -110,6 +112,8 @@ class _Txn:
 
 class PostgresBackend:
     """:class:`~lorecloud.backends.base.Backend` on PostgreSQL."""
+
+    dialect = "postgres"  # dashboard (issue 7): picks the SQL of lorecloud/dashboard/queries.py
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
@@ -361,3 +365,14 @@ class PostgresBackend:
             "SELECT COUNT(*), COALESCE(SUM(stored_bytes), 0) FROM sessions "
             "WHERE account_id = $1 AND NOT deleted", account_id)
         return Usage(int(r[0]), int(r[1]))
+
+    # --- dashboard (issue 7): generic statements for lorecloud/dashboard/queries.py ---
+    async def fetch_all(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        """Rows of one read-only query, as dicts keyed by column name."""
+        return [dict(r) for r in await self._pool.fetch(sql, *params)]
+
+    async def execute(self, sql: str, params: list[Any]) -> int:
+        """One write statement (autocommit) -> rows affected."""
+        status = await self._pool.execute(sql, *params)
+        last = str(status).rsplit(" ", 1)[-1]
+        return int(last) if last.isdigit() else 0

@@ -33,6 +33,7 @@ from lorecloud.backends.base import (
     TokenRow,
     Usage,
 )
+from lorecloud.dashboard.schema import SQLITE_MIGRATION  # dashboard (issue 7)
 
 MIGRATIONS: list[list[str]] = [
     [
@@ -65,6 +66,7 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (account_id, session_id, generation, idx),
             FOREIGN KEY (account_id, session_id) REFERENCES sessions ON DELETE CASCADE)""",
     ],
+    SQLITE_MIGRATION,  # dashboard (issue 7): web_sessions + list indexes (dashboard/schema.py)
 ]
 
 _SESSION_COLS = (
@@ -87,6 +89,8 @@ def _session_row(r: Iterable[Any]) -> SessionRow:
 
 class SqliteBackend:
     """:class:`~lorecloud.backends.base.Backend` on one SQLite file."""
+
+    dialect = "sqlite"  # dashboard (issue 7): picks the SQL of lorecloud/dashboard/queries.py
 
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
         self.path = path
@@ -374,3 +378,16 @@ class SqliteBackend:
             "WHERE account_id = ? AND deleted = 0", (account_id,))
         return Usage(r[0], r[1])
 
+    # --- dashboard (issue 7): generic statements for lorecloud/dashboard/queries.py ---
+    async def fetch_all(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        """Rows of one read-only query, as dicts keyed by column name."""
+        async with self._rlock:
+            async with self._r.execute(sql, tuple(params)) as cur:
+                names = [d[0] for d in cur.description]
+                return [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+
+    async def execute(self, sql: str, params: list[Any]) -> int:
+        """One write statement in its own transaction -> rows affected."""
+        async with self._write() as db:
+            cur = await db.execute(sql, tuple(params))
+            return cur.rowcount

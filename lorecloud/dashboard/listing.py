@@ -163,8 +163,12 @@ def parse_listing(query: Mapping[str, str], limit: int = PAGE_SIZE) -> Listing:
 
 
 def edge_value(row: Mapping[str, object], listing: Listing) -> str | int:
-    """The keyset value of ``row`` for this sort (NULL times sort as the empty string)."""
-    value = row.get(listing.column)
+    """The keyset value of ``row`` for this sort (NULL times sort as the empty string).
+
+    Rows from the database carry ``sort_value``, computed by the very SQL expression
+    the page was ordered by, so the next page starts exactly where this one ended.
+    """
+    value = row.get("sort_value", row.get(listing.column))
     if listing.is_text:
         return value if isinstance(value, str) else ""
     return value if isinstance(value, int) else 0

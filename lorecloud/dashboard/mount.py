@@ -1,7 +1,6 @@
-"""Lore Cloud web dashboard: server-rendered pages over the metadata the server keeps.
+"""Mounting the dashboard on an aiohttp app: routes, stylesheet, security headers.
 
-Mount it with :func:`setup_dashboard` from the app factory. Routes (all HTML, no
-JavaScript; every response carries the headers in ``security.SECURITY_HEADERS``):
+Routes (all HTML, no JavaScript; every response carries ``security.SECURITY_HEADERS``):
 
 ===================================  ===========================================
 ``GET  /``                           redirect to ``/sessions`` or ``/login``
@@ -29,15 +28,6 @@ from lorecloud.dashboard.ports import DashboardData
 from lorecloud.dashboard.render import CSS_FILE, STATIC, setup_templates
 
 ROUTE_PREFIX: Final = "dashboard."
-
-__all__ = ["mount_dashboard", "setup_dashboard"]
-
-
-def setup_dashboard(app: web.Application, service: Any) -> None:
-    """Mount the dashboard on the server's app, backed by its ``SyncService``."""
-    from lorecloud.dashboard.adapter import ServiceDashboard
-
-    mount_dashboard(app, ServiceDashboard(service))
 
 
 def mount_dashboard(app: web.Application, port: DashboardData) -> None:

@@ -75,8 +75,11 @@ class DashboardData(Protocol):
     async def revoke_machine(self, account_id: str, machine_id: str) -> None:
         """Sign a machine out: its tokens stop working (next call: machine_revoked)."""
 
-    async def change_password(self, account_id: str, current: str, new: str) -> None:
-        """Change the account password; BadCredentials if ``current`` is wrong."""
+    async def change_password(
+        self, account_id: str, current: str, new: str, keep_hash: str
+    ) -> None:
+        """Change the account password (BadCredentials if ``current`` is wrong), then
+        sign out every other browser of the account (``keep_hash`` stays signed in)."""
 
     async def tools(self, account_id: str) -> list[str]:
         """Distinct tools among the account's live sessions (for the filter)."""

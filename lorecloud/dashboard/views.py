@@ -248,7 +248,9 @@ async def change_password(request: web.Request) -> web.Response:
         error = f"The new password must have at least {MIN_PASSWORD} characters."
     else:
         try:
-            await data(request).change_password(user.account_id, form.get("current", ""), new)
+            await data(request).change_password(
+                user.account_id, form.get("current", ""), new, user.token_hash
+            )
         except BadCredentials:
             error = "The current password is wrong."
         except Rejected as exc:
