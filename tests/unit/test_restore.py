@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
@@ -204,3 +205,46 @@ async def test_codex_and_claude_found_by_git_remote_in_the_tools_own_homes(
     res2 = await restore_session(store, settings, SID, env=env)
     assert res2.mapping == "git remote"
     assert Path(res2.path).parent.parent == clean_env / "cc/projects"
+
+
+async def test_own_session_whose_file_was_cleaned_up_comes_back_in_place(
+        clean_env: Path, store: Store, settings: Settings, checkout: Path) -> None:
+    # Claude Code deletes old transcripts at start-up; Lore kept the session
+    data = CLAUDE.replace(ORIGIN.encode(), str(checkout).encode())
+    folder = clean_env / ".claude/projects" / escape_claude_project(str(checkout))
+    folder.mkdir(parents=True)
+    (folder / (SID.split(":")[1] + ".jsonl")).write_bytes(data)
+    assert (await import_all(store, settings)).imported == 1
+    (folder / (SID.split(":")[1] + ".jsonl")).unlink()
+    res = await restore_session(store, settings, SID)
+    assert res.written and res.mapping == "git remote" and res.project_path == str(checkout)
+    assert Path(res.path).read_bytes() == data
+    with Path(res.path).open("ab") as fh:
+        fh.write(user_line("back again", str(checkout)))
+    report = await import_all(store, settings)
+    assert report.changed == [SID] and report.updated == 1  # its own session grows: no fork
+
+
+def test_cli_prints_where_and_how_to_resume(settings: Settings, checkout: Path) -> None:
+    from click.testing import CliRunner
+
+    from lorectl.commands.local import sessions_group
+
+    async def setup() -> None:
+        store = await Store.open(settings.paths.db_file)
+        try:
+            await pull(store, "claude-code", CLAUDE)
+        finally:
+            await store.close()
+
+    asyncio.run(setup())
+    runner = CliRunner()
+    done = runner.invoke(sessions_group, ["restore", SID[:16], "--to", str(checkout)])
+    assert done.exit_code == 0, done.output
+    assert f"Restored {SID} to " in done.output
+    assert f"claude --resume {SID.split(':')[1]}" in done.output
+    again = runner.invoke(sessions_group, ["restore", SID[:16], "--to", str(checkout)])
+    assert "already restored" in again.output
+    refused = runner.invoke(sessions_group, ["restore", SID])
+    assert refused.exit_code == 1
+    assert "error: " in refused.output and "hint: pass --to PATH" in refused.output
