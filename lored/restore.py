@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     from lored.config import Settings
     from lored.store import SessionRow, Store
 
-__all__ = ["SUPPORTED", "RestoreError", "RestoreResult", "restore_session"]
+__all__ = ["SUPPORTED", "RestoreError", "RestoreResult", "auto_enabled", "restore_pulled",
+           "restore_session"]
 
 #: tools whose transcripts can be put back, with how to resume them
 SUPPORTED = {"claude-code": "claude --resume {id}", "codex": "codex resume {id}"}
@@ -115,6 +116,42 @@ async def restore_session(
         session_id=row.id, tool=row.tool, path=str(target), project_path=mapping.local_path,
         written=written, origin_project_path=parsed.project_path, mapping=mapping.how,
         replaced=replaced, resume=SUPPORTED[row.tool].format(id=parsed.native_id))
+
+
+def auto_enabled(settings: Settings) -> bool:
+    """``[restore] auto = true`` in config.toml (default off)."""
+    table = settings.raw.get("restore")
+    return isinstance(table, dict) and table.get("auto") is True
+
+
+async def restore_pulled(
+    store: Store,
+    settings: Settings,
+    session_ids: list[str],
+    *,
+    env: Mapping[str, str] | None = None,
+) -> tuple[list[RestoreResult], dict[str, str]]:
+    """``[restore] auto``: restore freshly pulled sessions whose project exists here.
+
+    Meant to run after a pull with the pulled ids. Never forces: a session without a
+    local checkout, or whose target holds something else, is skipped with the reason.
+    Returns (restored, {session id: why skipped}); own and unsupported sessions are
+    left out silently.
+    """
+    done: list[RestoreResult] = []
+    skipped: dict[str, str] = {}
+    for sid in session_ids:
+        state = await store.remote_state(sid)
+        if state is None or state.local or sid.split(":", 1)[0] not in SUPPORTED:
+            continue
+        try:
+            result = await restore_session(store, settings, sid, env=env)
+        except RestoreError as err:
+            skipped[sid] = err.message
+            continue
+        if result.written:
+            done.append(result)
+    return done, skipped
 
 
 async def _map_project(store: Store, settings: Settings, row: SessionRow,

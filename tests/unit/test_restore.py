@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 
@@ -248,3 +249,23 @@ def test_cli_prints_where_and_how_to_resume(settings: Settings, checkout: Path) 
     refused = runner.invoke(sessions_group, ["restore", SID])
     assert refused.exit_code == 1
     assert "error: " in refused.output and "hint: pass --to PATH" in refused.output
+
+
+async def test_auto_restore_after_pull_restores_only_what_maps(
+        clean_env: Path, store: Store, settings: Settings, checkout: Path) -> None:
+    from lored.restore import auto_enabled, restore_pulled
+
+    assert not auto_enabled(settings)
+    assert auto_enabled(replace(settings, raw={"restore": {"auto": True}}))
+    own = user_line("mine", str(checkout), sid="11111111-2222-4333-8444-555555555555")
+    await store.save_capture(parse_payload("claude-code", own), own, None, settings.machine_id)
+    codex_sid = await pull(store, "codex", CODEX)  # its remote matches the checkout
+    other = CLAUDE.replace(b"3f2b9c1e", b"4f2b9c1e").replace(  # no remote, not here
+        ORIGIN.encode(), b"/home/dev/projects/elsewhere")
+    other_sid = await pull(store, "claude-code", other, seq=2)
+    ids = [codex_sid, other_sid, "claude-code:11111111-2222-4333-8444-555555555555"]
+    done, skipped = await restore_pulled(store, settings, ids, env={"HOME": str(clean_env)})
+    assert [r.session_id for r in done] == [codex_sid]
+    assert list(skipped) == [other_sid]
+    again, _ = await restore_pulled(store, settings, ids, env={"HOME": str(clean_env)})
+    assert again == []  # already there: nothing written twice
