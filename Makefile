@@ -9,12 +9,13 @@ STAMP := $(VENV)/.installed-stamp
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@echo "bootstrapping $(VENV) (log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
+	@$(BIN)/python -m pip install -q -e '.[dev]' >> $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
 	@touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check lored lorectl loreproto lorecloud tests bench
+	$(BIN)/ruff check lored lorectl loreproto lorecloud tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -142,6 +142,9 @@ class Demo:
         self.start_server()
         say(f"Lore Cloud at {self.url}; account {EMAIL} created")
         for name in ("A", "B"):
+            lore_home = self.tmp / name / "lore"
+            lore_home.mkdir(parents=True, exist_ok=True)
+            (lore_home / "config.toml").write_text(f'machine_name = "machine-{name}"\n')
             self.lorectl(name, "login", "--server", self.url, "--email", EMAIL)
         say("Machine A: first push sets up end-to-end encryption")
         self.lorectl("A", "push")
@@ -176,6 +179,9 @@ def main() -> int:
         return 130
     except Exception as exc:  # the demo reports, then cleans up
         print(f"demo failed: {exc}", file=sys.stderr)
+        for log in sorted(demo.tmp.glob("*/lored.log")):
+            print(f"--- last lines of {log.parent.name}'s lored log:", file=sys.stderr)
+            print("\n".join(log.read_text(errors="replace").splitlines()[-15:]), file=sys.stderr)
         return 1
     finally:
         demo.cleanup()

@@ -62,6 +62,10 @@ class SyncEngine:
         """Upload new and changed own sessions; the first push sets up encryption."""
         candidates = await self.store.push_candidates()
         if not candidates:
+            if not dry_run_only and key is None and self.keys.cached() is None:
+                # the first push sets up encryption even when there is nothing to upload
+                # yet, so the daemon (which never prompts) can schedule from then on
+                await self.keys.require(setup=True)
             return PushReport(dry_run=dry_run_only).to_json()
         if dry_run_only:
             limits = await self.limits()
