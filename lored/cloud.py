@@ -275,8 +275,26 @@ def _obj(doc: Any) -> dict[str, Any]:
 
 
 def _unreachable(url: str, exc: BaseException) -> LoreError:
-    why = type(exc).__name__ if not str(exc) else str(exc).splitlines()[0][:200]
-    return ServerUnreachable(f"cannot reach Lore Cloud at {url} ({why})")
+    return ServerUnreachable(f"cannot reach Lore Cloud at {url} ({_why(exc)})")
+
+
+def _why(exc: BaseException) -> str:
+    """A short reason for a transport failure (no tracebacks, no reprs)."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_err = exc.os_error
+        if isinstance(os_err, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(os_err, OSError) and os_err.strerror:
+            return os_err.strerror.lower()
+        return "cannot connect"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError | wire.WireError):
+        return "the answer was cut short or malformed"
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return text or type(exc).__name__
 
 
 async def _error_for(resp: aiohttp.ClientResponse, url: str) -> LoreError:

@@ -12,6 +12,7 @@ only after it, so a crash between the two can repeat work but never lose a sessi
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -45,7 +46,7 @@ class ChunkMissing(LoreError):
     code = "missing"
 
 #: sealed bytes fetched and held in memory before a group is stored (bounds memory)
-GROUP_BYTES = 32 * wire.MiB
+GROUP_BYTES = 8 * wire.MiB
 
 
 @dataclass
@@ -108,6 +109,17 @@ def open_session(
                          e.generation, e.chunk_count, e.seq)
 
 
+@dataclass
+class _Ready:
+    """A group of sessions opened and parsed, waiting to be stored."""
+
+    pulled: list[PulledSession] = field(default_factory=list)
+    deletions: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+    failures: dict[str, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
+    seen: int = 0
+
+
 class Puller:
     """Runs one pull over a :class:`RunContext`."""
 
@@ -116,7 +128,7 @@ class Puller:
         self.limits = limits
         self.report = PullReport()
         self._retry: dict[str, dict[str, Any]] = {}
-        self._seen = 0
+        self._committed = 0
 
     async def run(self, *, from_zero: bool, page_size: int = wire.DEFAULT_CHANGES_PAGE
                   ) -> PullReport:
@@ -177,51 +189,73 @@ class Puller:
                 size = 0
             groups[-1].append(step)
             size += step.fetch_bytes
-        for n, group in enumerate(groups):
-            last = n == len(groups) - 1
-            group_cursor = cursor if (last or retrying) else group[-1].entry.seq
-            await self._apply_group(group, group_cursor)
-        self._seen += len(entries)
+        # two-stage pipeline: fetch + open group n+1 while group n is being stored (the
+        # store's work — compression, message rows, FTS — runs in SQLite's thread)
+        commit: asyncio.Future[None] | None = None
+        try:
+            for n, group in enumerate(groups):
+                last = n == len(groups) - 1
+                group_cursor = cursor if (last or retrying) else group[-1].entry.seq
+                ready = await self._prepare(group)
+                if commit is not None:
+                    await commit
+                commit = asyncio.ensure_future(self._commit(ready, group_cursor))
+            if commit is not None:
+                await commit
+        finally:
+            if commit is not None and not commit.done():
+                commit.cancel()
+                await asyncio.gather(commit, return_exceptions=True)
 
-    async def _apply_group(self, steps: list[PullStep], cursor: int) -> None:
+    async def _prepare(self, steps: list[PullStep]) -> _Ready:
+        """Fetch the group's missing chunks, then open and re-parse its sessions."""
         fetched = await self._fetch(steps)
-        pulled: list[PulledSession] = []
-        deletions: list[str] = []
-        done: list[str] = []
-        failures: dict[str, dict[str, Any]] = {}
-        for step in steps:
+        ready = _Ready()
+
+        async def one(step: PullStep) -> None:
             sid = step.entry.session_id
             if step.kind == "delete":
-                deletions.append(sid)
-                done.append(sid)
-            elif step.kind == "fetch":
-                try:
-                    pulled.append(await self._open(step, fetched))
-                    done.append(sid)
-                except Exception as err:  # noqa: BLE001 - one session never stops the pull
-                    if isinstance(err, LoreError):
-                        reason, why = ("missing" if isinstance(err, ChunkMissing) else "corrupt",
-                                       err.message)
-                    else:  # a parser bug: report it, keep going, retry after an upgrade
-                        reason, why = "unreadable", f"{type(err).__name__} while reading it"
-                    self.report.fail(sid, reason, f"session {sid} was refused: {why}; "
-                                     "the local copy is kept and the next pull retries it")
-                    failures[sid] = step.entry.to_json()
-            else:
-                done.append(sid)
-        if failures:
-            self._retry.update(failures)
+                ready.deletions.append(sid)
+                ready.done.append(sid)
+                return
+            if step.kind != "fetch":
+                ready.done.append(sid)
+                return
+            try:
+                ready.pulled.append(await self._open(step, fetched))
+                ready.done.append(sid)
+            except Exception as err:  # noqa: BLE001 - one session never stops the pull
+                if isinstance(err, LoreError):
+                    reason = "missing" if isinstance(err, ChunkMissing) else "corrupt"
+                    why = err.message
+                else:  # a parser bug: report it, keep going, retry after an upgrade
+                    reason, why = "unreadable", f"{type(err).__name__} while reading it"
+                ready.failures[sid] = (reason, f"session {sid} was refused: {why}; the local "
+                                       "copy is kept and the next pull retries it",
+                                       step.entry.to_json())
+
+        await asyncio.gather(*(one(step) for step in steps))
+        ready.seen = len(steps)
+        return ready
+
+    async def _commit(self, ready: _Ready, cursor: int) -> None:
+        """Store one prepared group and the cursor in one transaction; keep the retry list."""
+        for sid, (reason, message, entry) in ready.failures.items():
+            self.report.fail(sid, reason, message)
+            self._retry[sid] = entry
+        if ready.failures:
             await self._save_retry()  # grow the list before the cursor moves past them
-        await self.ctx.store.apply_pull_page(pulled, deletions, cursor)
-        changed = any(self._retry.pop(sid, None) is not None for sid in done)
-        for sid in done:
+        await self.ctx.store.apply_pull_page(ready.pulled, ready.deletions, cursor)
+        changed = any(self._retry.pop(sid, None) is not None for sid in ready.done)
+        for sid in ready.done:
             self.report.failed.pop(sid, None)
         if changed:
             await self._save_retry()
-        self.report.sessions.extend(p.parsed.session_id for p in pulled)
-        self.report.deleted.extend(deletions)
+        self.report.sessions.extend(p.parsed.session_id for p in ready.pulled)
+        self.report.deleted.extend(ready.deletions)
+        self._committed += ready.seen
         self.ctx.emit({"event": "pull", "done": len(self.report.sessions),
-                       "seen": self._seen + len(steps), "bytes": self.report.bytes_downloaded})
+                       "total": self._committed, "bytes": self.report.bytes_downloaded})
 
     async def _fetch(self, steps: list[PullStep]) -> dict[tuple[str, int, int], bytes | None]:
         out: dict[tuple[str, int, int], bytes | None] = {}
