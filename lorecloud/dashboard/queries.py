@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lorecloud.dashboard.listing import Filters, Listing
-from lorecloud.dashboard.schema import LIVE, POSTGRES_EXPR, SQLITE_EXPR
+from lorecloud.dashboard.schema import LIVE_S, POSTGRES_EXPR, SQLITE_EXPR
 
 Query = tuple[str, list[Any]]
 
@@ -49,7 +49,7 @@ def _expr(dialect: str) -> dict[str, str]:
 
 def _where(dialect: str, p: _Params, account_id: str, filters: Filters) -> list[str]:
     expr = _expr(dialect)
-    where = [f"s.account_id = {p(account_id)}", f"s.{LIVE[dialect]}"]
+    where = [f"s.account_id = {p(account_id)}", LIVE_S[dialect]]
     if filters.tool:
         where.append(f"{expr['tool']} = {p(filters.tool)}")
     if filters.project:
@@ -104,7 +104,7 @@ def tools(dialect: str, account_id: str) -> Query:
     tool = _expr(dialect)["tool"]
     return (
         f"SELECT DISTINCT {tool} AS tool FROM sessions s "
-        f"WHERE s.account_id = {p(account_id)} AND s.{LIVE[dialect]} ORDER BY 1",
+        f"WHERE s.account_id = {p(account_id)} AND {LIVE_S[dialect]} ORDER BY 1",
         p.values,
     )
 
@@ -116,7 +116,7 @@ def storage_by_tool(dialect: str, account_id: str) -> Query:
     return (
         f"SELECT {tool} AS tool, COUNT(*) AS sessions, "
         "COALESCE(SUM(s.stored_bytes), 0) AS stored_bytes FROM sessions s "
-        f"WHERE s.account_id = {p(account_id)} AND s.{LIVE[dialect]} "
+        f"WHERE s.account_id = {p(account_id)} AND {LIVE_S[dialect]} "
         f"GROUP BY {tool} ORDER BY 3 DESC, 1",
         p.values,
     )

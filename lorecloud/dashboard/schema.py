@@ -32,6 +32,8 @@ POSTGRES_EXPR: Final = {
     "project": "COALESCE((meta::jsonb ->> 'project_path'), '')",
 }
 LIVE: Final = {"sqlite": "deleted = 0", "postgres": "NOT deleted"}
+#: the same condition on the ``s`` alias the dashboard's queries use
+LIVE_S: Final = {"sqlite": "s.deleted = 0", "postgres": "NOT s.deleted"}
 SORT_KEYS: Final = ("started", "ended", "size", "messages")
 
 
