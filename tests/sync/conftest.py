@@ -55,6 +55,7 @@ class Cloud:
     url: str
     handle: Any = None
     machines: list[Machine] = field(default_factory=list)
+    remotes: list[Remote] = field(default_factory=list)
     _n: itertools.count[int] = field(default_factory=itertools.count)
 
     async def machine(self, name: str | None = None, *, passphrase: str | None = PASSPHRASE,
@@ -65,8 +66,9 @@ class Cloud:
         settings = load_settings({"LORE_HOME": str(self.tmp / "machines" / name)})
         settings.machine_name = name
         holder: list[Machine] = []
-        lore = await Lore.open(settings, secrets=lambda k: holder[0].secrets(k),
-                               remote=self.new_remote())
+        remote = self.new_remote()
+        self.remotes.append(remote)
+        lore = await Lore.open(settings, secrets=lambda k: holder[0].secrets(k), remote=remote)
         m = Machine(name, lore, passphrase)
         holder.append(m)
         self.machines.append(m)
@@ -75,9 +77,13 @@ class Cloud:
         return m
 
     async def close(self) -> None:
-        """Close every machine."""
+        """Close every machine and its remote (injected remotes are the caller's)."""
         for m in self.machines:
             await m.lore.close()
+        for r in self.remotes:
+            await r.close()
+        self.machines.clear()
+        self.remotes.clear()
 
 
 @pytest.fixture(params=["inprocess", "http"])

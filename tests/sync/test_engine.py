@@ -245,3 +245,22 @@ async def test_logout_keeps_sessions(cloud: Cloud) -> None:
     assert (await a.lore.store.counts())[0] == 1
     with pytest.raises(NotLoggedIn):
         await a.lore.pull()
+
+
+async def test_revoked_machine_is_told_so(cloud: Cloud) -> None:
+    from lored.errors import MachineRevoked
+
+    a, b = await cloud.machine("a"), await cloud.machine("b")
+    creds = a.lore.credentials
+    assert creds is not None
+    await b.lore.engine().remote.account()
+    # revoke A's token from elsewhere (dashboard / another session of the same token)
+    other = cloud.new_remote()
+    other._token = creds.token  # type: ignore[attr-defined]
+    await other.logout()
+    await other.close()
+    with pytest.raises(MachineRevoked, match="this machine was signed out"):
+        await a.lore.pull()
+    status = await a.lore.status()
+    assert status["cloud"] is None and status["cloud_error"]["code"] == "machine_revoked"
+    assert (await b.lore.pull())["failed"] == []  # other machines are unaffected
