@@ -97,7 +97,7 @@ def run_op(settings: Settings, mode: Mode, **opts: Any) -> dict[str, Any]:
         if answer is not None:
             return answer
         return with_lore(settings, lambda lore: _dispatch(lore, mode, bar.update, opts),
-                         secrets=secrets)
+                         secrets=bar.guard(secrets or terminal_secrets))
 
 
 def _try_daemon(settings: Settings, mode: Mode, progress: ProgressFn,
@@ -146,42 +146,52 @@ class _Progress:
         self._tasks: dict[str, Any] = {}
 
     def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                SpinnerColumn,
-                TextColumn,
-            )
-
-            from lorectl.render import console
-
-            self._progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                MofNCompleteColumn(), console=console(sys.stderr),
-                transient=True)
-            self._progress.start()
         return self
 
+    def _start(self) -> None:
+        # started on the first event, not on entry: secret prompts come before any
+        # transfer, and a live display redrawing the line would garble them
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+        from lorectl.render import console
+
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            MofNCompleteColumn(), console=console(sys.stderr), transient=True)
+        self._progress.start()
+
     def __exit__(self, *exc: object) -> None:
+        self.pause()
+
+    def pause(self) -> None:
+        """Take the display off the terminal (before a prompt); the next event restarts it."""
         if self._progress is not None:
             self._progress.stop()
+            self._progress = None
+            self._tasks.clear()
+
+    def guard(self, secrets: Callable[[SecretKind], str]) -> Callable[[SecretKind], str]:
+        """``secrets`` wrapped so that the display pauses while a prompt is shown."""
+        def ask(kind: SecretKind) -> str:
+            self.pause()
+            return secrets(kind)
+
+        return ask
 
     def update(self, event: dict[str, Any]) -> None:
         """Show one engine event (``{"event": "push"|"pull", "done", "total"?, "bytes"}``)."""
-        if self._progress is None:
-            return
         name = str(event.get("event"))
-        if name not in ("push", "pull"):
+        if not self.enabled or name not in ("push", "pull"):
             return
+        if self._progress is None:
+            self._start()
         task = self._tasks.get(name)
         label = "Uploading" if name == "push" else "Downloading"
         if task is None:
             task = self._tasks[name] = self._progress.add_task(label, total=None)
         from lorectl.render import human_size
 
-        total = event.get("total") if name == "push" else event.get("seen")
+        total = event.get("total")
         self._progress.update(task, completed=int(event.get("done") or 0),
                               total=int(total) if total else None,
                               description=f"{label} {human_size(int(event.get('bytes') or 0))}")
