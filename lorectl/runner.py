@@ -11,6 +11,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from lored.errors import SecretRequired
+
 if TYPE_CHECKING:
     from lored.config import Settings
     from lored.service import Lore, ProgressFn, SecretKind
@@ -93,7 +95,15 @@ def run_op(settings: Settings, mode: Mode, **opts: Any) -> dict[str, Any]:
     if show is None:
         show = mode in ("push", "pull", "sync") and _stderr_tty()
     with _Progress(enabled=bool(show)) as bar:
-        answer = _try_daemon(settings, mode, bar.update, **opts)  # daemon hook: see below
+        try:
+            answer = _try_daemon(settings, mode, bar.update, **opts)  # daemon hook: below
+        except SecretRequired:
+            # lored has no terminal to ask for the passphrase (first push, new machine);
+            # this process has one (or LORE_PASSPHRASE): run here once, the key it caches
+            # serves the daemon from then on
+            if not (sys.stdin.isatty() or _env("LORE_PASSPHRASE")):
+                raise
+            answer = None
         if answer is not None:
             return answer
         return with_lore(settings, lambda lore: _dispatch(lore, mode, bar.update, opts),
