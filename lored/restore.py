@@ -201,8 +201,10 @@ async def _place(store: Store, row: SessionRow, target: Path, data: bytes, force
     if existing is not None:
         holder = await store.get_source(str(target))
         why = _difference(existing, data, holder.session_id if holder else None)
-        if not data.startswith(existing):  # an older copy is updated; anything else waits
-            await _refuse(store, row, target, why, holder, force)
+        await _guard_own(store, row, target, holder)
+        if not data.startswith(existing) and not force:  # an older copy is just updated
+            raise RestoreError(f"{target} already exists and {why}",
+                               hint="look at it first; --force replaces it")
         replaced = why
     tmp = target.with_name(f".{target.name}.lore-restore")
     try:
@@ -221,18 +223,16 @@ async def _place(store: Store, row: SessionRow, target: Path, data: bytes, force
     return True, replaced
 
 
-async def _refuse(store: Store, row: SessionRow, target: Path, why: str,
-                  holder: SourceState | None, force: bool) -> None:
-    """Raise unless ``force`` may replace the file (never another own session's file)."""
-    if holder is not None and holder.session_id not in ("", row.id):
-        state = await store.remote_state(holder.session_id)
-        if state is not None and state.local:
-            raise RestoreError(
-                f"{target} is the transcript of this machine's session {holder.session_id}; "
-                "restore will not replace it", hint="restore into another folder with --to PATH")
-    if not force:
-        raise RestoreError(f"{target} already exists and {why}",
-                           hint="look at it first; --force replaces it")
+async def _guard_own(store: Store, row: SessionRow, target: Path,
+                     holder: SourceState | None) -> None:
+    """Refuse, even with ``force``, to replace the file of another own session."""
+    if holder is None or holder.session_id in ("", row.id):
+        return
+    state = await store.remote_state(holder.session_id)
+    if state is not None and state.local:
+        raise RestoreError(
+            f"{target} is the transcript of this machine's session {holder.session_id}; "
+            "restore will not replace it", hint="restore into another folder with --to PATH")
 
 
 def _difference(existing: bytes, data: bytes, holder: str | None) -> str:

@@ -173,6 +173,16 @@ async def test_a_fork_never_replaces_this_machines_own_session(
         await restore_session(store, settings, b_fork, to=str(checkout), force=True)
     assert "--to" in (err.value.fix or "")
     assert (own / (SID.split(":")[1] + ".jsonl")).read_bytes() == CLAUDE
+    # not even when the own file is a prefix of the fork (same paths on both machines)
+    same = CLAUDE.replace(ORIGIN.encode(), str(checkout).encode())
+    (own / (SID.split(":")[1] + ".jsonl")).write_bytes(same)
+    assert (await import_all(store, settings)).updated == 1
+    c_fork = f"{SID}@0c0c0c0c"
+    await pull(store, "claude-code", forks.fork_header(c_fork, OTHER) + same
+               + user_line("C", str(checkout)), seq=3)
+    with pytest.raises(RestoreError, match="this machine's session"):
+        await restore_session(store, settings, c_fork, to=str(checkout))
+    assert (own / (SID.split(":")[1] + ".jsonl")).read_bytes() == same
 
 
 async def test_unsupported_tool_and_missing_mapping_are_refused(
