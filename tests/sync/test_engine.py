@@ -264,3 +264,17 @@ async def test_revoked_machine_is_told_so(cloud: Cloud) -> None:
     status = await a.lore.status()
     assert status["cloud"] is None and status["cloud_error"]["code"] == "machine_revoked"
     assert (await b.lore.pull())["failed"] == []  # other machines are unaffected
+
+
+async def test_minimal_privacy_hides_project_path(cloud: Cloud) -> None:
+    a, b = await cloud.machine("a"), await cloud.machine("b")
+    a.lore.settings.privacy_metadata = "minimal"
+    sid = await capture(a.lore, lines("priv", 2, project="/home/dev/secret-project"))
+    await a.lore.push()
+    page = await b.lore.engine().remote.changes(0, 10)
+    (entry,) = page.changes
+    assert entry["session_id"] == sid and entry["meta"]["project_path"] == ""
+    assert entry["meta"]["tool"] == "claude-code" and entry["meta"]["message_count"] == 2
+    await b.lore.pull()
+    (row,) = await b.lore.store.list_sessions()
+    assert row.project_path == "/home/dev/secret-project"  # recomputed from the payload
