@@ -28,6 +28,8 @@ from lored.capture.projects import normalise_remote
 from lored.errors import LoreError
 
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+#: what a transcript's own id may look like to become part of a file name
+_FILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 class RestoreError(LoreError):
@@ -46,9 +48,19 @@ def escape_claude_project(path: str) -> str:
     return _NOT_ALNUM.sub(lambda m: "--" if ord(m.group(0)) > 0xFFFF else "-", path)
 
 
+def safe_file_id(native_id: str) -> str:
+    """``native_id`` when it is safe as part of a file name (no separators, no ``..``)."""
+    if not _FILE_ID.fullmatch(native_id):
+        raise RestoreError(f"the session id {native_id!r} cannot be used as a file name",
+                           hint="this transcript cannot be restored; read it with "
+                                "`lorectl sessions show`")
+    return native_id
+
+
 def claude_target(projects_root: Path, project_path: str, native_id: str) -> Path:
     """``<projects root>/<escaped project path>/<sessionId>.jsonl``."""
-    return projects_root / escape_claude_project(project_path) / f"{native_id}.jsonl"
+    return (projects_root / escape_claude_project(project_path)
+            / f"{safe_file_id(native_id)}.jsonl")
 
 
 def codex_target(codex_home: Path, native_id: str, started: datetime,
@@ -58,7 +70,7 @@ def codex_target(codex_home: Path, native_id: str, started: datetime,
     Codex names the folder and file in local time (``tz``; None = this machine's zone).
     """
     local = started.astimezone(tz)
-    name = f"rollout-{local:%Y-%m-%dT%H-%M-%S}-{native_id}.jsonl"
+    name = f"rollout-{local:%Y-%m-%dT%H-%M-%S}-{safe_file_id(native_id)}.jsonl"
     return codex_home / "sessions" / f"{local:%Y}" / f"{local:%m}" / f"{local:%d}" / name
 
 

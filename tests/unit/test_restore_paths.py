@@ -43,6 +43,9 @@ def test_claude_escaping(path: str, escaped: str) -> None:
 def test_claude_target() -> None:
     root = Path("/h/.claude/projects")
     assert claude_target(root, B, "3f2b") == root / "-Users-bo-code-webapp" / "3f2b.jsonl"
+    for bad in ("../../etc/x", "a/b", "", ".hidden"):
+        with pytest.raises(RestoreError, match="cannot be used as a file name"):
+            claude_target(root, B, bad)
 
 
 def test_codex_target_uses_local_time_of_the_start() -> None:
