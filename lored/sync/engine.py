@@ -7,6 +7,8 @@ checks the cached key against the server's envelope first.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,8 +71,7 @@ class SyncEngine:
             return PushReport(dry_run=dry_run_only).to_json()
         if dry_run_only:
             limits = await self.limits()
-            loop_cpu = self._ctx_cpu()
-            return (await dry_run(self.store, candidates, limits, loop_cpu)).to_json()
+            return (await dry_run(self.store, candidates, limits, self._cpu)).to_json()
         key = key or await self.keys.require(setup=True)
         assert key is not None  # setup=True always yields a key or raises
         limits = await self.limits(refresh=True)  # plan/quota may have changed
@@ -96,10 +97,5 @@ class SyncEngine:
         pushed = await self.push(progress=progress, key=key)
         return {"pull": pulled, "push": pushed}
 
-    def _ctx_cpu(self) -> Any:
-        import asyncio
-
-        async def cpu(fn: Any, *args: Any) -> Any:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-
-        return cpu
+    async def _cpu(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)

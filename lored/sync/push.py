@@ -8,8 +8,9 @@ recording it) → retried once as a fresh generation above the server's.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lored.crypto.seal import Binding, seal_chunk, seal_info
 from lored.crypto.secret import SecretBytes
@@ -18,6 +19,9 @@ from lored.store.rows import PushCandidate
 from lored.sync.context import IN_FLIGHT, Inflight, RunContext, ordered_map
 from lored.sync.plan import BatchBuilder, Limits, PushStep, Skipped, plan_session, too_large, whole
 from loreproto import wire
+
+if TYPE_CHECKING:
+    from lored.store import Store
 
 _SKIP_RESULTS = (wire.RESULT_TOO_LARGE, wire.RESULT_QUOTA, wire.RESULT_OWNED_ELSEWHERE)
 
@@ -213,16 +217,16 @@ def _skipped(c: PushCandidate, status: str, r: dict[str, Any], limits: Limits) -
     return Skipped(sid, status, msg)
 
 
-async def dry_run(ctx_store: Any, candidates: list[PushCandidate], limits: Limits,
-                  cpu: Any) -> PushReport:
-    """What a push would upload, without sealing or uploading anything."""
+async def dry_run(store: Store, candidates: list[PushCandidate], limits: Limits,
+                  cpu: Callable[..., Awaitable[Any]]) -> PushReport:
+    """What a push would upload, without sealing or uploading anything (no key needed)."""
     report = PushReport(dry_run=True)
     for c in candidates:
         skip = too_large(c.session_id, c.payload_length, limits)
         if skip is not None:
             report.skipped.append(skip)
             continue
-        payload = await ctx_store.load_payload(c.session_id)
+        payload = await store.load_payload(c.session_id)
         step = await cpu(_plan, c, payload, limits)
         if step is not None:
             report.sessions.append(c.session_id)
