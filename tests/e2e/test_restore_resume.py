@@ -158,6 +158,14 @@ def test_pulled_sessions_resume_on_another_machine_and_forks_come_back(
     assert shown["origin_machine_id"] == b_id
     assert texts(shown["messages"])[-2:] == [
         ("user", " message 0 of cont"), ("assistant", " message 1 of cont")]
+    # B goes on: the same fork grows (stable id), and only its new tail travels
+    with want.open("ab") as fh:
+        fh.write(lines("cont", 1, start=2, project=new).replace(
+            native_id("cont").encode(), CLAUDE_NATIVE.encode()))
+    assert b.json("import")["updated"] == 1
+    assert b.json("push")["sessions"] == [fork]
+    assert a.json("pull")["sessions"] == [fork]
+    assert len(a.show(fork)["messages"]) == len(shown["messages"]) + 1
     assert a.show(CLAUDE_SID) == a_original[CLAUDE_SID]  # A's own session is untouched
     assert a.db("SELECT payload_hash FROM sessions WHERE id = ?", (CLAUDE_SID,)) == a_hash
     assert a.json("push")["pushed"] == 0
