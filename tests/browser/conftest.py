@@ -35,9 +35,13 @@ def _need_browser(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One Chromium for the whole session (launching costs about a second)."""
+    """One Chromium per test module (launching costs about a second).
+
+    Module scope, not session: Playwright's sync API owns an event loop while it runs,
+    and the async (pytest-asyncio) tests of other modules must not run inside it.
+    """
     if not CHROMIUM.exists():
         _need_browser("Debian's chromium is not installed: apt-get install -y chromium")
     try:
@@ -64,11 +68,22 @@ def new_page(browser: Any) -> Iterator[Any]:
         page = ctx.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+        def console(msg: Any) -> None:
+            # 4xx pages the tests ask for on purpose log "Failed to load resource";
+            # anything else (a CSP violation, a missing asset) is an error
+            if msg.type == "error" and "Failed to load resource" not in msg.text:
+                errors.append(msg.text)
+
+        page.on("console", console)
         page.on(
-            "console",
-            lambda msg: errors.append(msg.text) if msg.type == "error" else None,
+            "requestfailed",
+            # ERR_ABORTED: a navigation cancelled a load in flight (e.g. the favicon)
+            lambda req: None
+            if "ERR_ABORTED" in (req.failure or "")
+            else errors.append(f"request failed: {req.url} {req.failure}"),
         )
-        page.lore_errors = errors  # CSP violations show up here as console errors
+        page.lore_errors = errors
         return page
 
     yield make

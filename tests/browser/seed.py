@@ -117,3 +117,10 @@ def login(base_url: str, email: str, password: str, name: str) -> Machine:
     status, doc = http(base_url, "POST", "/v1/login", json.dumps(body).encode())
     assert status == 200, (status, doc)
     return Machine(base_url, doc["token"], machine_id, name, doc.get("account_id", ""))
+
+
+def register(base_url: str, email: str, password: str) -> None:
+    """``POST /v1/register`` (the server runs with ``--open-registration``; free plan)."""
+    body = json.dumps({"email": email, "password": password}).encode()
+    status, doc = http(base_url, "POST", "/v1/register", body)
+    assert status == 201, (status, doc)
