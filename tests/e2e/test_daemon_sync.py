@@ -8,6 +8,7 @@ server turns a cycle into a multi-second one when a test needs to join or interr
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -83,7 +84,8 @@ def test_scheduled_cycles_pause_resume_and_next_auto_sync_moves(
     assert first["daemon"]["running"] is True
     nxt1 = first["local"]["next_auto_sync"]
     assert nxt1 is not None and nxt1.endswith("Z")
-    assert "Next auto-sync: in " in a.lorectl("status").stdout
+    # with a 2 s interval the next run may be due right now on a busy machine
+    assert re.search(r"Next auto-sync: (in |just now)", a.lorectl("status").stdout)
 
     wait_for(lambda: _cycles(a)["completed"] >= 2, timeout=20, what="two scheduled cycles")
     assert {e["trigger"] for e in _cycle_logs(a)} <= {"schedule", "capture"}
