@@ -198,7 +198,7 @@ async def revoke_machine(request: web.Request) -> web.Response:
             [
                 f"Machine {machine_id} loses access to Lore Cloud now. Its next sync fails "
                 "with “this machine was signed out”; its local sessions stay on it.",
-                "To use it again, run `lorectl login` on it.",
+                "To use it again, run lorectl login on it.",
             ],
             "Revoke machine",
             "/machines",

@@ -58,7 +58,8 @@ class World:
         self.laptop.push(list(self.sessions.values())[:100])
         self.laptop.push(list(self.sessions.values())[100:])
         desk = [SeedSession(f"aider:desk-{i:02d}", tool="aider", project_path="/home/dev/dotfiles",
-                            started_at=f"2025-07-{i + 1:02d}T09:00:00+00:00", payload_bytes=500)
+                            started_at=f"2025-07-{i + 1:02d}T09:00:00+00:00",
+                            ended_at=f"2025-07-{i + 1:02d}T09:30:00+00:00", payload_bytes=500)
                 for i in range(15)]
         self.desktop.push(desk)
         self.sessions.update({s.session_id: s for s in desk})
@@ -243,9 +244,17 @@ def test_csrf_and_account_isolation(world: World, new_page: Any, shots: Any) -> 
     resp = alice.request.post(delete_all, form={"csrf": csrf, "confirm": "yes"},
                               max_redirects=0)
     assert resp.status == 403
-    page_403 = new_page()
-    page_403.set_content(resp.text())
-    shots(page_403, "08-csrf-refused")
+
+    # the real form, posted by the browser with its CSRF field removed
+    alice.goto(world.url + "/account")
+    alice.evaluate("document.querySelector("
+                   "\"form[action='/account/delete-sessions'] input[name=csrf]\").remove()")
+    with alice.expect_response(re.compile(r".*/account/delete-sessions$")) as info:
+        alice.click("form[action='/account/delete-sessions'] button")
+    assert info.value.status == 403 and "Form expired" in alice.inner_text("h1")
+    shots(alice, "08-csrf-refused")
+    alice.goto(world.url + "/sessions")
+    assert alice.inner_text("#match-count").startswith("135 sessions")
 
 
 def test_sign_out_and_login_rate_limit(world: World, new_page: Any, shots: Any) -> None:
