@@ -126,7 +126,7 @@ def test_manual_syncs_join_a_long_running_cycle(
         wait_for(lambda: a.status()["local"]["total_sessions"] == 4,
                  what="the watcher to capture the new sessions")
         before = _cycles(a)["started"]
-        proxy.delay = 0.3  # every answer from the server is now 300 ms late
+        proxy.delay = 0.8  # every answer from the server is now 800 ms late
 
         first = subprocess.Popen([str(BIN / "lorectl"), "sync", "--json"], env=a.env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
