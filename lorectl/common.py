@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import os
@@ -45,6 +44,7 @@ def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
 
 def run(coro: Awaitable[T]) -> T:
     """Run a coroutine to completion in a fresh event loop."""
+    import asyncio  # lazy: `lorectl status` through the daemon never needs an event loop
 
     async def _main() -> T:
         return await coro

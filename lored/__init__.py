@@ -1,1 +1,1 @@
-"""lored: everything on the user machine except the terminal UI (capture, store, crypto, sync, daemon)."""
+"""lored: the user-machine side (capture, store, crypto, sync, daemon), minus the terminal UI."""

@@ -79,12 +79,19 @@ def resolve_paths(env: dict[str, str] | None = None) -> Paths:
     if home:
         base = Path(home).expanduser().absolute()
         return Paths(base, base, base / "run", base / "logs")
+    import warnings
+
     import platformdirs  # lazy: keeps `lorectl status` start-up light
 
+    with warnings.catch_warnings():
+        # without XDG_RUNTIME_DIR platformdirs warns and falls back to /tmp/runtime-<uid>,
+        # a 0700 per-user directory, which is what we want anyway
+        warnings.simplefilter("ignore")
+        runtime = platformdirs.user_runtime_dir(APP)
     return Paths(
         Path(platformdirs.user_config_dir(APP)),
         Path(platformdirs.user_data_dir(APP)),
-        Path(platformdirs.user_runtime_dir(APP)),
+        Path(runtime),
         Path(platformdirs.user_log_dir(APP)),
     )
 
