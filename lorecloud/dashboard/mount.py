@@ -19,8 +19,10 @@ Routes (all HTML, no JavaScript; every response carries ``security.SECURITY_HEAD
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
 
+import structlog
 from aiohttp import web
 
 from lorecloud.dashboard import auth, security, views
@@ -28,6 +30,27 @@ from lorecloud.dashboard.ports import DashboardData
 from lorecloud.dashboard.render import CSS_FILE, STATIC, setup_templates
 
 ROUTE_PREFIX: Final = "dashboard."
+log = structlog.get_logger("lorecloud.dashboard")
+
+
+def _guarded(handler: Any) -> Any:
+    """Unexpected failures become an HTML 500 page (the API middleware would answer JSON)."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("dashboard error", method=request.method, path=request.path)
+            return auth.error_page(
+                request, None, 500, "Something went wrong",
+                "The server could not show this page. Try again in a moment.",
+            )
+
+    return wrapped
 
 
 def mount_dashboard(app: web.Application, port: DashboardData) -> None:
@@ -67,7 +90,7 @@ def mount_dashboard(app: web.Application, port: DashboardData) -> None:
         ("GET", "/static/favicon.svg", favicon, "favicon"),
     ]
     for method, path, handler, name in routes:
-        app.router.add_route(method, path, handler, name=ROUTE_PREFIX + name)
+        app.router.add_route(method, path, _guarded(handler), name=ROUTE_PREFIX + name)
     app.on_response_prepare.append(_headers)
 
 
