@@ -17,6 +17,7 @@ from aiohttp import web
 
 from lorecloud.auth import Principal
 from lorecloud.errors import ServiceError, bad_request
+from lorecloud.faults import fault_point
 from lorecloud.service import SyncService
 from loreproto import wire
 
@@ -173,7 +174,9 @@ async def push(request: web.Request) -> web.Response:
         raise bad_request(str(exc)) from None
     if not reader.finished:
         raise bad_request("push body is truncated (no end marker)")
+    fault_point("after-upload-before-commit")
     results = await svc.push(who, sessions)
+    fault_point("after-commit-before-response")
     return web.json_response({"results": results})
 
 

@@ -113,6 +113,7 @@ def wait_healthy(url: str, deadline: float, proc: subprocess.Popen[str] | None =
 def start_server(
     tmp_path: Path, *, database_url: str | None = None, open_registration: bool = False,
     max_session_bytes: int | None = None, extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> ServerProc:
     """Start ``lore-server serve --port 0`` and wait until it answers ``/healthz``."""
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -128,7 +129,7 @@ def start_server(
     log_path = tmp_path / f"server-{n}.log"
     log = log_path.open("w")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True,
-                            env=_server_env(), cwd=tmp_path)
+                            env=_server_env(env), cwd=tmp_path)
     log.close()
     assert proc.stdout is not None
     lines: queue.Queue[str] = queue.Queue()

@@ -23,6 +23,7 @@ import zstandard
 
 from lored.capture.model import Message, ParsedSession
 from lored.errors import LoreError, UsageError
+from lored.faults import fault_point
 from lored.store.rows import (
     PulledSession,
     PushCandidate,
@@ -209,6 +210,7 @@ class Store:
             )
             if source is not None:
                 await _put_source(db, source)
+            fault_point("capture-mid-transaction")
         return "imported" if existing is None else "updated"
 
     # --- reading ---------------------------------------------------------------
@@ -400,6 +402,7 @@ class Store:
                 await db.execute("DELETE FROM sessions WHERE id = ? AND local = 0", (sid,))
             await _kv_put(db, "pull_cursor", str(int(cursor)))
             await _kv_put(db, "last_pull_at", now)
+            fault_point("mid-local-transaction")
 
     async def reset_cursor(self) -> None:
         """Start the next pull from the beginning of the feed (`pull --all`)."""

@@ -23,6 +23,7 @@ from lored.capture.registry import parse_payload, tool_of
 from lored.crypto.seal import Binding, open_chunk, open_info
 from lored.crypto.secret import SecretBytes
 from lored.errors import CorruptData, LoreError
+from lored.faults import fault_point
 from lored.store.rows import PulledSession
 from lored.sync.context import IN_FLIGHT, Inflight, RunContext
 from lored.sync.plan import (
@@ -267,6 +268,7 @@ class Puller:
             for a in answers:
                 out[(a.session_id, a.generation, a.index)] = a.data
                 self.report.bytes_downloaded += len(a.data or b"")
+            fault_point("mid-chunk-download")
 
         try:
             for refs in batches:

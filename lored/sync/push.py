@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lored.crypto.seal import Binding, seal_chunk, seal_info
 from lored.crypto.secret import SecretBytes
 from lored.errors import ServerError
+from lored.faults import fault_point
 from lored.store.rows import PushCandidate
 from lored.sync.context import IN_FLIGHT, Inflight, RunContext, ordered_map
 from lored.sync.plan import BatchBuilder, Limits, PushStep, Skipped, plan_session, too_large, whole
@@ -168,6 +169,7 @@ class Pusher:
 
     async def _send(self, batch: list[Prepared]) -> None:
         results = await self.ctx.remote.push([(p.header, p.parts) for p in batch if p.header])
+        fault_point("after-commit-before-local-state")
         by_id = {r.get("session_id"): r for r in results}
         for p in batch:
             c, step = p.candidate, p.step
@@ -184,6 +186,7 @@ class Pusher:
                     seq=seq if isinstance(seq, int) else None)
                 self.report.sessions.append(c.session_id)
                 self.report.bytes_uploaded += p.size
+                fault_point("between-local-records")
             elif status in _SKIP_RESULTS:
                 self.report.skipped.append(_skipped(c, str(status), r, self.limits))
             elif status == wire.RESULT_CONFLICT:
