@@ -395,3 +395,20 @@ def test_delete_all_sessions_needs_confirmation(world: World, new_page: Any) -> 
     other: Machine = login(world.url, B, PASSWORD, "bobs-laptop")
     feed = {c["session_id"]: c["deleted"] for c in other.changes()}
     assert feed == {"codex:bob-0": True, "codex:bob-1": True, "codex:bob-2": True}
+
+
+def test_cookie_is_secure_behind_a_tls_proxy(world: World, new_page: Any) -> None:
+    req = new_page().request
+    plain = req.get(world.url + "/login")
+    cookie = next(h["value"] for h in plain.headers_array if h["name"].lower() == "set-cookie")
+    assert cookie.startswith("lore_login_csrf=") and "Secure" not in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    proxied = req.get(world.url + "/login", headers={"X-Forwarded-Proto": "https"})
+    cookie = next(h["value"] for h in proxied.headers_array
+                  if h["name"].lower() == "set-cookie")
+    assert cookie.startswith("__Host-lore_login_csrf=") and "; Secure" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    assert_headers(proxied)
+    css = req.get(world.url + "/static/dashboard.css")
+    assert css.ok and css.headers["content-type"].startswith("text/css")
+    assert_headers(css)
