@@ -41,12 +41,13 @@ class Ctx:
     """The temp directory, the corpus, the servers and machines of this run."""
 
     def __init__(self, sizes: Sizes, *, seed: int = 1, keep: bool = False, install: bool = True,
-                 scale: bool = False) -> None:
+                 scale: bool = False, size_scale: float = 1.0) -> None:
         self.sizes = sizes
         self.seed = seed
         self.keep = keep
         self.install = install
         self.scale = scale
+        self.size_scale = size_scale
         self.work = Path(tempfile.mkdtemp(prefix="lore-bench-"))
         self.facts: dict[str, Any] = {}  # results later scenarios reuse (e.g. P1's push)
         self._corpus: CorpusInfo | None = None
@@ -62,7 +63,8 @@ class Ctx:
     def corpus(self) -> CorpusInfo:
         """The run's corpus (generated on first use)."""
         if self._corpus is None:
-            self._corpus = generate(self.work / "corpus", self.sizes.sessions, self.seed)
+            self._corpus = generate(self.work / "corpus", self.sizes.sessions, self.seed,
+                                    scale=self.size_scale)
         return self._corpus
 
     def machine(self, name: str, home: Path | None = None) -> Machine:

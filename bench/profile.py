@@ -1,6 +1,6 @@
 """Profile one Lore path on the bench corpus with py-spy (client and server together).
 
-    python -m bench.profile import|push|pull|status [--sessions N] [--rate 200] [--out DIR]
+    python -m bench.profile import|push|pull|status [--sessions N] [--size-scale F] [--out DIR]
 
 Sets the stage like ``bench.run`` (corpus, import, server, login, push as needed), then
 runs the measured ``lorectl`` command under ``py-spy record`` and, for push and pull,
@@ -76,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=int, default=200, help="samples per second")
     ap.add_argument("--out", type=Path, default=Path("/tmp/lore-profile"))
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--size-scale", type=float, default=1.0,
+                    help="multiply session sizes (0.05 with 20000 sessions: P3's scale corpus)")
     a = ap.parse_args(argv)
     install_handlers()
     a.out.mkdir(parents=True, exist_ok=True)
-    ctx = Ctx(Sizes.pick(False, a.sessions), install=False)
+    ctx = Ctx(Sizes.pick(False, a.sessions), install=False, size_scale=a.size_scale)
     spy = _pyspy()
     try:
         m = ctx.machine("a")
