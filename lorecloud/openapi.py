@@ -58,6 +58,7 @@ def openapi_document() -> dict[str, Any]:
         "account_id": _S, "email": _S, "plan": _S, "limits": limits,
         "usage": _obj({"sessions": _I, "storage_bytes": _I}), "last_sync": _NS,
         "machine": _obj({"id": _S, "name": _S}), "machines": {"type": "array", "items": machine},
+        "reset": {**_obj({"at": _S, "by": _S}), "nullable": True},
     })
     meta = _obj({"tool": _S, "project_path": _S, "started_at": _NS, "ended_at": _NS,
                  "message_count": _I, "payload_bytes": _I})
@@ -123,6 +124,10 @@ def openapi_document() -> dict[str, Any]:
                 "schema": {"type": "string", "format": "binary"}}}}, 400, 401,
             body=_json(_obj({"chunks": {"type": "array", "items": ref,
                                         "maxItems": wire.MAX_FETCH_CHUNKS}}, ["chunks"])))},
+        "/v1/account/reset": {"post": _op(
+            "Erase every session and the key envelope of the account (confirm with its email)",
+            _json(_obj({"erased": _I, "reset_at": _S, "reset_by": _S})), 400, 401,
+            body=_json(_obj({"email": _S}, ["email"])))},
         "/v1/sessions/{session_id}": {"delete": _op(
             "Tombstone one of this machine's sessions", _json(_obj({"seq": _I})),
             401, 404, 409,

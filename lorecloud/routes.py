@@ -245,3 +245,11 @@ async def delete_session(request: web.Request) -> web.Response:
     who = await principal(request)
     doc = await service(request).delete_session(who, request.match_info["session_id"])
     return web.json_response(doc)
+
+
+@routes.post("/v1/account/reset")
+async def reset_account(request: web.Request) -> web.Response:
+    """Erase every session and the key envelope of the caller's account."""
+    who = await principal(request)
+    body = await json_body(request)
+    return web.json_response(await service(request).reset_account(who, _str(body, "email")))

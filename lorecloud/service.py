@@ -184,6 +184,7 @@ class SyncService:
             "limits": self.limits(account.plan),
             "usage": {"sessions": usage.sessions, "storage_bytes": usage.storage_bytes},
             "last_sync": max(syncs) if syncs else None,
+            "reset": await self._last_reset(account_id),
             "machine": None,
             "machines": [
                 {"id": m.machine_id, "name": m.name, "last_sync": m.last_sync,
@@ -274,8 +275,10 @@ class SyncService:
         if row is None:
             raise not_found(f"no session {session_id} in this account")
         if row.origin_machine_id != principal.machine_id:
-            raise ServiceError(wire.E_CONFLICT,
-                               f"session {session_id} belongs to another machine", 409)
+            who = row.origin_machine_name or row.origin_machine_id
+            raise ServiceError(
+                wire.E_CONFLICT, f"session {session_id} belongs to machine {who}", 409,
+                hint=f"delete it everywhere from {who}, or from the web dashboard")
         return await self.delete_account_session(principal.account_id, session_id)
 
     async def delete_account_session(self, account_id: str, session_id: str) -> dict[str, Any]:
@@ -300,6 +303,26 @@ class SyncService:
         for session_id in live:
             await self.delete_account_session(account_id, session_id)
         return len(live)
+
+    async def reset_account(self, principal: Principal, confirm_email: str) -> dict[str, Any]:
+        """Erase every session and the envelope of the caller's account (issue 10).
+
+        ``confirm_email`` must be the account's email: a second, server-side guard
+        against a script resetting the wrong account. The envelope version keeps
+        counting, so a passphrase change prepared before the reset cannot land after
+        it; the next setup creates a fresh envelope with expected version 0.
+        """
+        account = await self._account(principal.account_id)
+        if normalize_email(confirm_email) != account.email:
+            raise bad_request("the confirmation does not match the account's email")
+        now = utcnow()
+        erased = await self.backend.reset_account(account.account_id, now,
+                                                  principal.machine_name)
+        return {"erased": erased, "reset_at": now, "reset_by": principal.machine_name}
+
+    async def _last_reset(self, account_id: str) -> dict[str, str] | None:
+        last = await self.backend.last_reset(account_id)
+        return {"at": last[0], "by": last[1]} if last else None
 
     # --- admin (CLI, dashboard) ---------------------------------------------------------------
     async def add_user(self, email: str, password: str, plan: str = "free") -> dict[str, Any]:

@@ -33,6 +33,11 @@ HTTP API (all JSON unless noted; ``Authorization: Bearer <token>`` where marked 
                                             -> CHUNK frames (``application/x-lore-chunks``)
 ``DELETE /v1/sessions/{session_id}`` *      tombstone: chunks erased, entry kept with
                                             ``deleted: true``, seq bumped -> ``{"seq": n}``
+                                            (origin machine only; 409 ``conflict`` otherwise)
+``POST /v1/account/reset`` *                ``{"email": <the account's email>}``: erases
+                                            every session (tombstones too) and the envelope
+                                            -> ``{"erased", "reset_at", "reset_by"}``; the
+                                            AccountDoc then carries ``reset: {at, by}``
 ==========================================  ==================================================
 
 Errors are ``{"error": {"code": ..., "message": ..., "hint": ...}}`` with a 4xx/5xx
@@ -48,7 +53,8 @@ AccountDoc::
      "usage": {"sessions": int, "storage_bytes": int},
      "last_sync": iso8601 | null,
      "machine": {"id": str, "name": str},           # the caller
-     "machines": [{"id", "name", "last_sync", "sessions"}]}
+     "machines": [{"id", "name", "last_sync", "sessions"}],
+     "reset": {"at": iso8601, "by": machine name} | null}  # last account reset
 
 Change (one entry of the feed)::
 

@@ -265,3 +265,12 @@ class Backend(Protocol):
     async def usage(self, account_id: str) -> Usage:
         """Live sessions and stored bytes of the account."""
         ...
+
+    async def reset_account(self, account_id: str, now: str, by: str) -> int:
+        """Delete every session (tombstones too) and chunk, clear the envelope (its version
+        still increments) and record ``reset_at``/``reset_by``; -> live sessions erased."""
+        ...
+
+    async def last_reset(self, account_id: str) -> tuple[str, str] | None:
+        """``(reset_at, reset_by machine name)`` of the last reset, or None."""
+        ...

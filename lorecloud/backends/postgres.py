@@ -65,6 +65,10 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE chunks ALTER COLUMN data SET STORAGE EXTERNAL",
     ],
     POSTGRES_MIGRATION,  # dashboard (issue 7): web_sessions + list indexes (dashboard/schema.py)
+    [  # account reset (issue 10): when and from which machine the cloud data was erased
+        "ALTER TABLE accounts ADD COLUMN reset_at TEXT",
+        "ALTER TABLE accounts ADD COLUMN reset_by TEXT",
+    ],
 ]
 
 _SESSION_SELECT = (
@@ -270,11 +274,12 @@ class PostgresBackend:
     async def put_envelope(
         self, account_id: str, envelope_json: str, expected_version: int
     ) -> tuple[bool, str | None, int]:
-        """Compare-and-set on envelope_version."""
+        """Compare-and-set on envelope_version (expected 0 also creates after a reset)."""
         async with self._pool.acquire() as conn, conn.transaction():
             version = await conn.fetchval(
                 "UPDATE accounts SET envelope = $2, envelope_version = envelope_version + 1 "
-                "WHERE account_id = $1 AND envelope_version = $3 RETURNING envelope_version",
+                "WHERE account_id = $1 AND (envelope_version = $3 "
+                "OR ($3 = 0 AND envelope IS NULL)) RETURNING envelope_version",
                 account_id, envelope_json, expected_version)
             if version is not None:
                 return True, envelope_json, int(version)
@@ -358,6 +363,29 @@ class PostgresBackend:
                 "chunk_sizes = '[]', stored_bytes = 0, seq = $3, updated_at = $4 "
                 "WHERE account_id = $1 AND session_id = $2", account_id, session_id, seq, now)
             return int(seq)
+
+    async def reset_account(self, account_id: str, now: str, by: str) -> int:
+        """Erase every session, chunk and the envelope; remember when and by whom."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            # the account row lock orders the reset with pushes and tombstones
+            await conn.execute("SELECT seq FROM accounts WHERE account_id = $1 FOR UPDATE",
+                               account_id)
+            live = await conn.fetchval(
+                "SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND NOT deleted",
+                account_id)
+            await conn.execute("DELETE FROM chunks WHERE account_id = $1", account_id)
+            await conn.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+            # the version keeps counting: a stale conditional update can never match again
+            await conn.execute(
+                "UPDATE accounts SET envelope = NULL, envelope_version = envelope_version + 1, "
+                "reset_at = $2, reset_by = $3 WHERE account_id = $1", account_id, now, by)
+        return int(live or 0)
+
+    async def last_reset(self, account_id: str) -> tuple[str, str] | None:
+        """(when, by which machine) of the account's last reset, if any."""
+        r = await self._pool.fetchrow(
+            "SELECT reset_at, reset_by FROM accounts WHERE account_id = $1", account_id)
+        return (r[0], r[1] or "") if r and r[0] else None
 
     async def usage(self, account_id: str) -> Usage:
         """Live sessions and their stored bytes."""

@@ -67,6 +67,10 @@ MIGRATIONS: list[list[str]] = [
             FOREIGN KEY (account_id, session_id) REFERENCES sessions ON DELETE CASCADE)""",
     ],
     SQLITE_MIGRATION,  # dashboard (issue 7): web_sessions + list indexes (dashboard/schema.py)
+    [  # account reset (issue 10): when and from which machine the cloud data was erased
+        "ALTER TABLE accounts ADD COLUMN reset_at TEXT",
+        "ALTER TABLE accounts ADD COLUMN reset_by TEXT",
+    ],
 ]
 
 _SESSION_COLS = (
@@ -294,12 +298,13 @@ class SqliteBackend:
     async def put_envelope(
         self, account_id: str, envelope_json: str, expected_version: int
     ) -> tuple[bool, str | None, int]:
-        """Compare-and-set on envelope_version."""
+        """Compare-and-set on envelope_version (expected 0 also creates after a reset)."""
         async with self._write() as db:
             cur = await db.execute(
                 "UPDATE accounts SET envelope = ?, envelope_version = envelope_version + 1 "
-                "WHERE account_id = ? AND envelope_version = ?",
-                (envelope_json, account_id, expected_version))
+                "WHERE account_id = ? AND (envelope_version = ? "
+                "OR (? = 0 AND envelope IS NULL))",
+                (envelope_json, account_id, expected_version, expected_version))
             written = cur.rowcount > 0
             async with db.execute(
                 "SELECT envelope, envelope_version FROM accounts WHERE account_id = ?",
@@ -370,6 +375,27 @@ class SqliteBackend:
                 "chunk_sizes = '[]', stored_bytes = 0, seq = ?, updated_at = ? "
                 "WHERE account_id = ? AND session_id = ?", (seq, now, account_id, session_id))
             return seq
+
+    async def reset_account(self, account_id: str, now: str, by: str) -> int:
+        """Erase every session, chunk and the envelope; remember when and by whom."""
+        async with self._write() as db:
+            async with db.execute(
+                "SELECT COUNT(*) FROM sessions WHERE account_id = ? AND deleted = 0",
+                (account_id,)) as cur:
+                r = await cur.fetchone()
+            await db.execute("DELETE FROM chunks WHERE account_id = ?", (account_id,))
+            await db.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
+            # the version keeps counting: a stale conditional update can never match again
+            await db.execute(
+                "UPDATE accounts SET envelope = NULL, envelope_version = envelope_version + 1, "
+                "reset_at = ?, reset_by = ? WHERE account_id = ?", (now, by, account_id))
+        return int(r[0]) if r else 0
+
+    async def last_reset(self, account_id: str) -> tuple[str, str] | None:
+        """(when, by which machine) of the account's last reset, if any."""
+        r = await self._one("SELECT reset_at, reset_by FROM accounts WHERE account_id = ?",
+                            (account_id,))
+        return (r[0], r[1] or "") if r and r[0] else None
 
     async def usage(self, account_id: str) -> Usage:
         """Live sessions and their stored bytes."""
