@@ -83,6 +83,7 @@ def test_three_machines_share_sessions_and_server_sees_no_plaintext(
     assert not listed[sid_b]["local"] and all(listed[s]["local"] for s in own_a)
 
     status = a.json("status")
+    assert status["cloud"] is not None, status["cloud_error"]
     assert status["account"]["email"] == EMAIL and status["cloud"]["sessions"] == 4
     assert status["local"]["total_sessions"] == 4 and status["local"]["pending_sync"] == 0
     assert status["encryption"]["configured"]
