@@ -149,7 +149,7 @@ class HttpRemote:
                     elif reader is not None:
                         return await reader(resp)
                     else:
-                        return await resp.json(content_type=None)
+                        return await _json(resp)
             except _TRANSPORT_ERRORS as exc:
                 if last:
                     raise _unreachable(self.server_url, exc) from None
@@ -266,6 +266,16 @@ def _fetched(header: dict[str, Any], parts: list[bytes], wanted: set[ChunkRef]) 
     assert isinstance(sid, str) and isinstance(gen, int) and isinstance(idx, int)
     ok = header.get("status") == "ok"
     return FetchedChunk(sid, gen, idx, (parts[0] if parts else b"") if ok else None)
+
+
+async def _json(resp: aiohttp.ClientResponse) -> Any:
+    """A success answer's JSON; a body that is not JSON is a ServerError, not a traceback."""
+    try:
+        return await resp.json(content_type=None)
+    except ValueError:  # includes JSONDecodeError and UnicodeDecodeError
+        raise ServerError("Lore Cloud sent a malformed answer (not JSON)",
+                          hint="a proxy in between may be misbehaving; try again later"
+                          ) from None
 
 
 def _obj(doc: Any) -> dict[str, Any]:
