@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "status": "lorectl.commands.cloud:status_cmd",
     "passphrase": "lorectl.commands.cloud:passphrase_group",
     "unlock": "lorectl.commands.cloud:unlock_cmd",
+    # key management and deletion (lorectl/commands/keys.py)
+    "key": "lorectl.commands.keys:key_group",
     # service manager integration (lorectl/commands/service.py)
     "service": "lorectl.commands.service:service_group",
 }
@@ -71,8 +73,13 @@ def cli() -> None:
     """Lore: capture, search and end-to-end encrypted sync of AI coding sessions."""
 
 
+#: commands that exist only under `lorectl cloud …` (too drastic for a top-level name)
+CLOUD_ONLY = {"reset": "lorectl.commands.keys:cloud_reset_cmd"}
+
+
 @cli.group(
-    "cloud", cls=LazyGroup, lazy={name: COMMANDS[name] for name in CLOUD_ALIASES}
+    "cloud", cls=LazyGroup,
+    lazy={name: COMMANDS[name] for name in CLOUD_ALIASES} | CLOUD_ONLY,
 )
 def cloud_group() -> None:
     """Lore Cloud commands (the same as `lorectl push|pull|sync|status|login|logout`)."""

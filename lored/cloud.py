@@ -257,6 +257,11 @@ class HttpRemote:
         doc = _obj(await self._call("DELETE", f"/v1/sessions/{quote(session_id, safe='')}"))
         return int(doc.get("seq") or 0)
 
+    async def reset_account(self, email: str) -> dict[str, Any]:
+        """POST /v1/account/reset (never retried: the caller decides to erase)."""
+        return _obj(await self._call("POST", "/v1/account/reset", json_body={"email": email},
+                                     retry=False))
+
 
 def _fetched(header: dict[str, Any], parts: list[bytes], wanted: set[ChunkRef]) -> FetchedChunk:
     ref = (header.get("session_id"), header.get("generation"), header.get("index"))

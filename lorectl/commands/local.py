@@ -81,6 +81,17 @@ def _machine_label(row: SessionRow, settings: Settings) -> str:
     return row.origin_machine_name or row.origin_machine_id[:8]
 
 
+def _add_deletion_commands() -> None:
+    """`sessions delete|undelete|deleted` live in lorectl/commands/keys.py (issue 10)."""
+    from lorectl.commands.keys import sessions_delete, sessions_deleted, sessions_undelete
+
+    for cmd in (sessions_delete, sessions_undelete, sessions_deleted):
+        sessions_group.add_command(cmd)
+
+
+_add_deletion_commands()
+
+
 @sessions_group.command("list")
 @click.option("--tool", metavar="T", help="only sessions of this tool")
 @click.option("--project", metavar="P", help="project path contains P")

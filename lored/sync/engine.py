@@ -20,6 +20,7 @@ from lored.sync.plan import Limits
 from lored.sync.pull import Puller, PullReport
 from lored.sync.push import Pusher, PushReport, dry_run
 from lored.sync.remote import Remote
+from lored.sync.reset import adopt_key
 
 if TYPE_CHECKING:
     from lored.store import Store
@@ -48,6 +49,7 @@ class SyncEngine:
         self._pool = pool
         self._minimal = privacy_minimal
         self._limits: Limits | None = None
+        self._forgot = False  # sync state was just forgotten (another key): re-list
 
     def _ctx(self, key: CachedKey, progress: ProgressFn | None) -> RunContext:
         return RunContext(self.store, self.remote, key, self.account_id, self.machine_id,
@@ -67,13 +69,18 @@ class SyncEngine:
             if not dry_run_only and key is None and self.keys.cached() is None:
                 # the first push sets up encryption even when there is nothing to upload
                 # yet, so the daemon (which never prompts) can schedule from then on
-                await self.keys.require(setup=True)
-            return PushReport(dry_run=dry_run_only).to_json()
+                await self._require(setup=True)
+                candidates = await self.store.push_candidates()  # a new key re-sends all
+            if not candidates:
+                return PushReport(dry_run=dry_run_only).to_json()
         if dry_run_only:
             limits = await self.limits()
             return (await dry_run(self.store, candidates, limits, self._cpu)).to_json()
-        key = key or await self.keys.require(setup=True)
+        key = key or await self._require(setup=True)
         assert key is not None  # setup=True always yields a key or raises
+        if self._forgot:  # the key changed (account reset): everything goes up again
+            self._forgot = False
+            candidates = await self.store.push_candidates()
         limits = await self.limits(refresh=True)  # plan/quota may have changed
         report = await Pusher(self._ctx(key, progress), limits).run(candidates)
         return report.to_json()
@@ -84,7 +91,7 @@ class SyncEngine:
 
         Returns the result and the checked key (so a sync does not check it twice).
         """
-        key = await self.keys.require(setup=False)
+        key = await self._require(setup=False)
         if key is None:  # no envelope on the server: nothing there can be opened
             return PullReport().to_json(), None
         limits = self._limits or Limits()
@@ -96,6 +103,13 @@ class SyncEngine:
         pulled, key = await self.pull(progress=progress)
         pushed = await self.push(progress=progress, key=key)
         return {"pull": pulled, "push": pushed}
+
+    async def _require(self, *, setup: bool) -> CachedKey | None:
+        """The checked key; sync state built with another key is forgotten first."""
+        key = await self.keys.require(setup=setup)
+        if key is not None and await adopt_key(self.store, key.key_id):
+            self._forgot = True
+        return key
 
     async def _cpu(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)

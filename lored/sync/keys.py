@@ -14,10 +14,11 @@ from typing import Any, Literal
 
 from lored.crypto.envelope import create_envelope, envelope_key_id, open_envelope
 from lored.crypto.kdf import check_new_passphrase, key_id, new_data_key
-from lored.crypto.keycache import CachedKey, load_key, save_key
+from lored.crypto.keycache import CachedKey, delete_key, load_key, save_key
 from lored.crypto.secret import SecretBytes
 from lored.errors import EncryptionNotConfigured, LoreError, WrongKey, WrongPassphrase
 from lored.sync.remote import EnvelopeConflict, Remote
+from lored.sync.reset import last_reset, raise_if_reset
 
 SecretKind = Literal["new_passphrase", "passphrase", "password"]
 #: asks for a secret; may raise SecretRequired (no terminal, no environment variable)
@@ -59,11 +60,14 @@ class KeyManager:
         key = self.cached()
         if key is not None:
             if envelope is None:
+                # after `lorectl cloud reset` elsewhere the old key must not come back
+                await raise_if_reset(self._remote, None)
                 if not setup:
                     return key
                 # the server lost or never had our envelope: publish ours, same key
                 return await self._setup(reuse=key)
             if envelope_key_id(envelope) != key.key_id:
+                await raise_if_reset(self._remote, envelope)
                 raise WrongKey()
             return key
         if envelope is None:
@@ -71,8 +75,15 @@ class KeyManager:
         return await self._unlock(envelope, self._secrets("passphrase"))
 
     async def unlock(self) -> CachedKey:
-        """Ask for the passphrase and replace the cached key (``lorectl unlock``)."""
+        """Ask for the passphrase and replace the cached key (``lorectl unlock``).
+
+        After an account reset with no envelope yet, this sets up a fresh key instead.
+        """
         envelope, _ = await self._remote.get_envelope()
+        if envelope is None and await last_reset(self._remote) is not None:
+            # the account was reset and nobody set it up since: a fresh key, new passphrase
+            delete_key(self._file)
+            return await self._setup()
         if envelope is None:
             raise EncryptionNotConfigured("encryption is not set up for this account yet",
                                           hint="run `lorectl push` to set it up")

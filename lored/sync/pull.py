@@ -175,6 +175,11 @@ class Puller:
             if retrying and supersedes(e, held):
                 self._retry.pop(e.session_id, None)
                 continue
+            if held is None and not e.deleted and await self.ctx.store.is_deleted(e.session_id):
+                # deleted here on purpose (`lorectl sessions delete`): pull does not bring
+                # it back either; `lorectl sessions undelete` does
+                self._retry.pop(e.session_id, None)
+                continue
             step = plan_pull(e, held, self.ctx.machine_id)
             if step.kind == "rollback":
                 if not retrying:

@@ -119,6 +119,11 @@ class Remote(Protocol):
         """Tombstone one of this machine's sessions -> its new seq."""
         ...
 
+    async def reset_account(self, email: str) -> dict[str, Any]:
+        """Erase every session and the envelope of the account (``email`` confirms)
+        -> ``{erased, reset_at, reset_by}``."""
+        ...
+
     async def close(self) -> None:
         """Release connections."""
         ...

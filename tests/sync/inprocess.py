@@ -107,6 +107,12 @@ class InProcessRemote:
             return await self.svc.delete_session(await self._principal(), session_id)
         return int((await self._do("delete_session", go))["seq"])
 
+    async def reset_account(self, email: str) -> dict[str, Any]:
+        """SyncService.reset_account."""
+        async def go() -> dict[str, Any]:
+            return await self.svc.reset_account(await self._principal(), email)
+        return await self._do("reset_account", go)
+
     async def close(self) -> None:
         """Nothing to release (the service belongs to the fixture)."""
 

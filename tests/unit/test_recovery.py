@@ -1,0 +1,36 @@
+"""The printable recovery form of the data key: round trip, typos, foreign text."""
+
+from __future__ import annotations
+
+import pytest
+
+from lored.crypto.kdf import new_data_key
+from lored.crypto.recovery import BadRecoveryKey, decode_recovery, encode_recovery
+
+
+def test_round_trip_ignores_case_spaces_and_dashes() -> None:
+    dk = new_data_key()
+    text = encode_recovery(dk)
+    assert text.startswith("lore1-") and all(len(g) <= 4 for g in text.split("-")[1:])
+    assert decode_recovery(text) == dk
+    retyped = " ".join(text.lower().replace("-", "").split("\n")) + "\n"
+    assert decode_recovery(retyped) == dk
+    assert "redacted" in repr(decode_recovery(text))
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # a typo in the last group
+    lambda t: t[:12] + t[13] + t[12] + t[14:],  # two characters swapped
+    lambda t: t[:-4],  # a group missing
+    lambda t: t.replace("lore1", "lore2"),  # another format
+    lambda t: t[:-1] + "1",  # not a base32 character
+    lambda t: "",
+])
+def test_typos_and_foreign_text_are_refused(mangle: object) -> None:
+    text = encode_recovery(new_data_key())
+    assert callable(mangle)
+    bad = mangle(text)
+    if bad == text:
+        pytest.skip("the mangling happened to be a no-op for this key")
+    with pytest.raises(BadRecoveryKey):
+        decode_recovery(bad)
