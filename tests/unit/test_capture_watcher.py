@@ -74,7 +74,13 @@ async def test_new_session_and_appended_line_within_two_seconds(
             return bool(msgs) and msgs[-1].text == "appended while watching"
 
         await eventually(has_line)
-        assert sum(r.imported for r in reports) == 1 and sum(r.updated for r in reports) >= 1
+
+        async def reported() -> bool:
+            # on_change runs just after the store commit: wait for it, don't race it
+            return sum(r.updated for r in reports) >= 1
+
+        await eventually(reported, timeout=5.0)
+        assert sum(r.imported for r in reports) == 1
     finally:
         await watcher.stop()
     assert not watcher.running
