@@ -23,3 +23,17 @@ def cloud(tmp_path: Path) -> Iterator[Cloud]:
         yield c
     finally:
         c.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_cloud(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cloud]:
+    """The same `lore-server` on SQLite and on PostgreSQL (a fresh database)."""
+    dsn = request.getfixturevalue("pg_database") if request.param == "postgres" else None
+    c = Cloud(tmp_path / "cloud", database_url=dsn)
+    c.start()
+    try:
+        assert c.proc is not None
+        c.proc.add_user(EMAIL, PASSWORD)
+        yield c
+    finally:
+        c.stop()
