@@ -106,8 +106,10 @@ class KeyManager:
         try:
             new_version = await self._remote.put_envelope(fresh, version)
         except EnvelopeConflict:
-            raise LoreError("the passphrase was changed from another machine meanwhile",
-                            hint="run `lorectl passphrase change` again") from None
+            raise LoreError("the passphrase was changed from another machine meanwhile; "
+                            "nothing was changed here",
+                            hint="run `lorectl passphrase change` again and give the "
+                                 "passphrase set there as the current one") from None
         self._save(dk)
         return {"key_id": key_id(dk), "version": new_version}
 
