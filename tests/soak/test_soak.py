@@ -108,4 +108,5 @@ def test_three_daemons_two_servers_one_postgres(
             s.stop()
     record({"suite": "soak", "rounds": rounds, "machines": 3, "servers": 2,
             "sessions": len(expected), "manual_syncs": sum(manual.values()),
-            "grow_seconds": round(grow, 1), "server_requests": requests, "sessions_checked": 3 * len(expected)})
+            "grow_seconds": round(grow, 1), "server_requests": requests,
+            "sessions_checked": 3 * len(expected)})
