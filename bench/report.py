@@ -74,8 +74,8 @@ def fmt(value: float | None, unit: str) -> str:
             if abs(value) >= div:
                 return f"{value / div:.2f} {u}"
         return f"{value:.0f} B"
-    if unit in ("req", "sessions"):
-        return f"{value:.0f} {unit}"
+    if unit in ("req", "sessions") or abs(value) >= 100:
+        return f"{value:,.0f} {unit}"
     return f"{value:.3g} {unit}".strip()
 
 
