@@ -189,7 +189,14 @@ async def changes(request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", str(wire.DEFAULT_CHANGES_PAGE)))
     except ValueError:
         raise bad_request("since and limit must be integers") from None
+    if max(since, limit) > _MAX_BIGINT:  # beyond the databases' integers: not a 500
+        raise bad_request("since and limit must be below 2**63")
     return web.json_response(await service(request).changes(who, since, limit))
+
+
+#: the columns' integer ranges (generation/idx INTEGER, seq BIGINT on PostgreSQL)
+_MAX_INT: Final = 2**31 - 1
+_MAX_BIGINT: Final = 2**63 - 1
 
 
 def _refs(body: dict[str, Any]) -> list[tuple[str, int, int]]:
@@ -204,7 +211,8 @@ def _refs(body: dict[str, Any]) -> list[tuple[str, int, int]]:
             raise bad_request("each chunk ref must be an object")
         sid, gen, idx = item.get("session_id"), item.get("generation"), item.get("index")
         if not isinstance(sid, str) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (gen, idx)
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _MAX_INT
+            for v in (gen, idx)
         ):
             raise bad_request("a chunk ref needs session_id, generation and index")
         assert isinstance(gen, int) and isinstance(idx, int)
