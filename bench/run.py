@@ -1,6 +1,6 @@
 """``make bench``: run P1–P8 against their anchors and print one table.
 
-    python -m bench.run [--sessions N] [--smoke] [--only P1,P3] [--scale] [--keep]
+    python -m bench.run [--sessions N] [--smoke] [--only P1,P3] [--no-scale] [--keep]
 
 Every scenario runs in this one process run with its anchor measured alongside, prints
 into one table ``scenario | lore | anchor | ratio | bar | verdict`` and is written to
@@ -43,7 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: runs in seconds")
     ap.add_argument("--only", default="", help="comma-separated scenarios, e.g. P1,P3")
-    ap.add_argument("--scale", action="store_true", help="P3 also at 20,000 sessions")
+    ap.add_argument("--scale", action=argparse.BooleanOptionalAction, default=None,
+                    help="P3 also at 20,000 sessions (default: on, off with --smoke)")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
     ap.add_argument("--no-install", action="store_true", help="never apt-get install rclone")
     ap.add_argument("--json-out", type=Path, default=None,
@@ -92,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     keys = select(args.only)
     install_handlers()
     sizes = Sizes.pick(args.smoke, args.sessions)
+    scale = (not args.smoke) if args.scale is None else args.scale
     ctx = Ctx(sizes, seed=args.seed, keep=args.keep, install=not args.no_install,
-              scale=args.scale)
+              scale=scale)
     rows: list[Row] = []
     t0 = time.perf_counter()
     try:

@@ -86,7 +86,8 @@ def test_smoke_run_every_scenario(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LORE_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--smoke", "--no-install", "--json-out", str(out)],
+        [sys.executable, "-m", "bench.run", "--smoke", "--scale", "--no-install",
+         "--json-out", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=110,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -98,6 +99,8 @@ def test_smoke_run_every_scenario(tmp_path: Path) -> None:
     assert doc["machine"]["cores"] and doc["corpus"]["sessions"] == 30
     seen = {r["scenario"].rstrip("f") for r in doc["rows"]}
     assert seen == set(SCENARIOS)
+    # --scale adds P3 at the larger size and its ratio to the smaller one
+    assert any(r["scenario"] == "P3" and "300" in r["what"] for r in doc["rows"])
     for row in doc["rows"]:
         assert {"scenario", "lore", "anchor", "ratio", "bar", "verdict"} <= set(row)
         if row["verdict"].startswith("n/a"):
