@@ -200,8 +200,29 @@ class Daemon:
         if report is not None and not (counts.get("imported") or counts.get("updated")):
             return
         log.debug("captured", **counts)  # fires per write burst: too chatty for info
+        self._index_later()
         if self.scheduler is not None and self._encryption_configured():
             self.scheduler.changes_seen()
+
+    def _index_later(self) -> None:
+        """Catch the full-text index up in the background (capture and pull skip it)."""
+        if self.lore is None or any(t.get_name() == "fts-index" for t in self._tasks):
+            return
+        task = asyncio.get_running_loop().create_task(self._index(), name="fts-index")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _index(self) -> None:
+        lore = self.lore
+        if lore is None:
+            return
+        try:
+            indexed = await lore.store.index_pending()
+        except Exception as exc:  # search catches up itself; never take the daemon down
+            log.warning("index_failed", error=str(exc))
+            return
+        if indexed:
+            log.debug("indexed", messages=indexed)
 
     # -- cycles -----------------------------------------------------------------------
     async def _fire(self, reason: str) -> None:
@@ -246,6 +267,8 @@ class Daemon:
             log.error("cycle", **fields, error=type(error).__name__, exc_info=error)
         if self.scheduler is not None and not cycle.kind.dry_run:
             self.scheduler.cycle_finished(error is None)
+        if error is None:
+            self._index_later()
         self.notifier.status(self._status_line())
 
     # -- DaemonApi --------------------------------------------------------------------

@@ -283,11 +283,37 @@ class Store:
         )
         return [Message(r[0], r[1], r[2], json.loads(r[3]) if r[3] else {}) for r in rows]
 
+    async def index_pending(self) -> int:
+        """Bring the full-text index up to date; returns how many messages it indexed.
+
+        Capture and pull leave new messages unindexed (ids above the watermark) so that
+        tokenising never slows them down; this catches up in one transaction.
+        """
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'fts_indexed_id'"
+            ) as cur:
+                row = await cur.fetchone()
+            mark = int(row[0]) if row else 0
+            async with db.execute("SELECT COALESCE(MAX(id), 0) FROM messages") as cur:
+                top_row = await cur.fetchone()
+            top = int(top_row[0]) if top_row else 0
+            if top <= mark:
+                return 0
+            cur2 = await db.execute(
+                "INSERT INTO messages_fts(rowid, text) "
+                "SELECT id, text FROM messages WHERE id > ? AND id <= ?",
+                (mark, top),
+            )
+            await _kv_put(db, "fts_indexed_id", str(top))
+            return max(cur2.rowcount or 0, 0)
+
     async def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
         """Full-text search over messages: CLI.md's search objects, best match first."""
         q = fts_query(query)
         if not q:
             return []
+        await self.index_pending()
         rows = await self._all(
             "SELECT m.session_id, m.role, m.timestamp, "
             "snippet(messages_fts, 0, '[', ']', '…', 12) "

@@ -90,6 +90,35 @@ MIGRATIONS: Final[list[str]] = [
         value TEXT NOT NULL
     );
     """,
+    # 2: full-text indexing is deferred. Capture and pull only insert messages; the FTS
+    # index catches up (Store.index_pending) before a search and when the daemon is
+    # idle, so tokenising transcripts never sits on the import/pull path. Message ids
+    # become AUTOINCREMENT so "id > watermark" is exactly the unindexed rows.
+    """
+    DROP TRIGGER messages_ai;
+    DROP TRIGGER messages_ad;
+    CREATE TABLE messages_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        timestamp TEXT,
+        text TEXT NOT NULL,
+        extra TEXT
+    );
+    INSERT INTO messages_v2(id, session_id, idx, role, timestamp, text, extra)
+        SELECT id, session_id, idx, role, timestamp, text, extra FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v2 RENAME TO messages;
+    CREATE INDEX messages_session ON messages(session_id, idx);
+    INSERT INTO kv(key, value) SELECT 'fts_indexed_id', CAST(COALESCE(MAX(id), 0) AS TEXT)
+        FROM messages WHERE 1 ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+    CREATE TRIGGER messages_ad AFTER DELETE ON messages
+    WHEN old.id <= (SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'fts_indexed_id')
+    BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    """,
 ]
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -127,3 +127,48 @@ async def test_large_payload_round_trip(store: Store) -> None:
     big = os.urandom(600_000)
     await store.save_capture(session(), big, None, ME)
     assert await store.load_payload("claude-code:abc") == big
+
+
+async def test_index_is_deferred_and_catches_up_exactly(store: Store) -> None:
+    await store.save_capture(session(), b"v1", None, ME)
+    # capture does not tokenise; the first search catches up
+    assert await store.index_pending() == 2
+    assert await store.index_pending() == 0
+    updated = session(n=3)
+    updated.messages[0].text = "rewritten words only"
+    await store.save_capture(updated, b"v2", None, ME)
+    assert {h["snippet"] for h in await store.search("rewritten")} == {"[rewritten] words only"}
+    assert len(await store.search("pagination")) == 2  # the old row 0 text is gone
+    # rows deleted before they were ever indexed leave the index consistent
+    await store.save_capture(session("claude-code:tmp"), b"t", None, ME)
+    await store.delete_session("claude-code:tmp")
+    assert await store.index_pending() == 0
+    assert {h["session_id"] for h in await store.search("pagination")} == {"claude-code:abc"}
+
+
+async def test_migration_from_v1_keeps_the_index(tmp_path: Path) -> None:
+    import sqlite3
+
+    from lored.store.db import _split_sql
+    from lored.store.schema import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for stmt in _split_sql(MIGRATIONS[0]):
+        db.execute(stmt)
+    db.execute("PRAGMA user_version=1")
+    db.execute("INSERT INTO sessions(id, tool, native_id, origin_machine_id, local, "
+               "payload_length, payload_hash, captured_at, updated_at) "
+               "VALUES ('c:1', 'c', '1', 'm', 1, 1, 'h', 'now', 'now')")
+    db.execute("INSERT INTO messages(session_id, idx, role, text) VALUES ('c:1', 0, 'user', "
+               "'legacy indexed words')")
+    db.commit()
+    db.close()
+    s = await Store.open(path)
+    try:
+        assert [h["session_id"] for h in await s.search("legacy")] == ["c:1"]
+        assert await s.index_pending() == 0
+        await s.delete_session("c:1")
+        assert await s.search("legacy") == []
+    finally:
+        await s.close()
