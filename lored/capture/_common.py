@@ -97,6 +97,9 @@ def _short(text: str, limit: int = 80) -> str:
 _ISO_FIX = re.compile(r"(\.\d{1,6})\d*")
 
 
+_PLAUSIBLE_FROM, _PLAUSIBLE_TO = 2000, 2200
+
+
 def norm_ts(value: Any) -> str | None:
     """A timestamp as ISO 8601 UTC ``YYYY-MM-DDTHH:MM:SS.mmmZ``, or None if unreadable.
 
@@ -124,6 +127,8 @@ def norm_ts(value: Any) -> str | None:
     if dt is None:
         return None
     dt = dt.astimezone(UTC)
+    if not _PLAUSIBLE_FROM <= dt.year <= _PLAUSIBLE_TO:
+        return None  # e.g. a counter in a timestamp field would date a session to 1970
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 

@@ -166,3 +166,12 @@ def test_wrong_types_never_raise(value: object) -> None:
     for kind in ("user", "assistant", "summary", "custom-title"):
         rec = {"type": kind, "message": value, "timestamp": value, "sessionId": value}
         claude.parse(json.dumps(rec).encode() + b"\n" + json.dumps(value).encode())
+
+
+def test_implausible_numeric_timestamps_are_ignored() -> None:
+    from lored.capture._common import norm_ts
+
+    assert norm_ts(12345) is None
+    assert norm_ts(1_750_000_000) == "2025-06-15T15:06:40.000Z"
+    assert norm_ts(1_750_000_000_000) == "2025-06-15T15:06:40.000Z"
+    assert norm_ts("0001-01-01T00:00:00Z") is None
