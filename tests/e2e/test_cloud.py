@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.sync.machines import LorectlMachine, wait_for
 from tests.sync.sessions import lines, native_id
@@ -20,19 +17,6 @@ from tests.sync.sessions import lines, native_id
 EMAIL = "dev@example.com"
 PASSWORD = "account-password-1"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Any]:
-    """A real `lore-server` subprocess with one account."""
-    from tests.serverproc import start_server
-
-    srv = start_server(tmp_path)
-    try:
-        srv.add_user(EMAIL, PASSWORD)
-        yield srv
-    finally:
-        srv.stop()
 
 
 def machine(tmp_path: Path, server: Any, name: str, **kw: Any) -> LorectlMachine:

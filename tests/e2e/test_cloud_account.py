@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.sync.machines import LorectlMachine
 from tests.sync.sessions import lines, native_id
 
 EMAIL = "dev@example.com"
 PASSWORD = "account-password-1"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Any]:
-    """A real `lore-server` subprocess with one account."""
-    from tests.serverproc import start_server
-
-    srv = start_server(tmp_path)
-    try:
-        srv.add_user(EMAIL, PASSWORD)
-        yield srv
-    finally:
-        srv.stop()
 
 
 def test_login_logout_unlock_and_passphrase_change(tmp_path: Path, server: Any) -> None:

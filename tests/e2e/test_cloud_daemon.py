@@ -24,19 +24,6 @@ PROJECT = "-home-dev-projects-webapp"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Any]:
-    """A real `lore-server` subprocess with one account."""
-    from tests.serverproc import start_server
-
-    srv = start_server(tmp_path)
-    try:
-        srv.add_user(EMAIL, PASSWORD)
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
 def machines() -> Iterator[list[Machine]]:
     """Machines whose lored is killed if a test leaves it running."""
     made: list[Machine] = []

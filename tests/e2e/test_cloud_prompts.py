@@ -14,30 +14,14 @@ import select
 import subprocess
 import termios
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.sync.machines import LORECTL, LorectlMachine
 from tests.sync.sessions import lines, native_id
 
 EMAIL = "dev@example.com"
 PASSWORD = "account-password-1"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Any]:
-    """A real `lore-server` subprocess with one account."""
-    from tests.serverproc import start_server
-
-    srv = start_server(tmp_path)
-    try:
-        srv.add_user(EMAIL, PASSWORD)
-        yield srv
-    finally:
-        srv.stop()
 
 
 class Terminal:

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.sync.machines import LorectlMachine
 from tests.sync.sessions import lines, native_id
@@ -26,19 +23,6 @@ PASSWORD = "account-password-1"
 def sid(name: str) -> str:
     """Session id of a test session."""
     return f"claude-code:{native_id(name)}"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Any]:
-    """A real `lore-server` subprocess with one account."""
-    from tests.serverproc import start_server
-
-    srv = start_server(tmp_path)
-    try:
-        srv.add_user(EMAIL, PASSWORD)
-        yield srv
-    finally:
-        srv.stop()
 
 
 class ServerDb:
