@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-
-import pytest
 
 from lored.capture import aider
 from lored.capture.importer import import_all
 from lored.capture.model import Message, ParsedSession
-from lored.config import Settings, load_settings
+from lored.config import Settings
 from lored.store import Store
 
 FIX = Path(__file__).parents[1] / "fixtures/aider/home/dev/projects/webapp"
@@ -92,18 +89,6 @@ def test_hostile_payloads_do_not_raise() -> None:
     huge = render()[1] + b"A" * 50_000_000 + b"\n#### after\n"
     s = aider.parse(huge)
     assert s.messages[-1] == Message("user", None, "after")
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return load_settings()
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    s = await Store.open(settings.paths.db_file)
-    yield s
-    await s.close()
 
 
 async def test_import_from_configured_root(tmp_path: Path, store: Store,

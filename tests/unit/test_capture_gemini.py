@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from lored.capture import gemini
 from lored.capture.importer import import_all
 from lored.capture.sources import Context, discover_gemini
-from lored.config import Settings, load_settings
+from lored.config import Settings
 from lored.store import Store
 
 FIX = Path(__file__).parents[1] / "fixtures"
@@ -89,18 +86,6 @@ def test_hostile_json_document() -> None:
     huge = b'{"sessionId":"s","messages":[{"id":"1","type":"user","content":"' + (
         b"y" * 50_000_000) + b'"}]}'
     assert gemini.parse(gemini.render_header("json", "/p") + huge).message_count == 1
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return load_settings()
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    s = await Store.open(settings.paths.db_file)
-    yield s
-    await s.close()
 
 
 def _install(home: Path) -> Path:

@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from lored.capture import opencode, opencode_io
 from lored.capture.importer import import_all
 from lored.capture.sources import Context
-from lored.config import Settings, load_settings
+from lored.config import Settings
 from lored.store import Store
 
 SID = "ses_7f3a9c1e2b4dSynth"
@@ -139,18 +136,6 @@ def test_hostile_payloads() -> None:
     assert s.bad_records == 3
     assert opencode.parse(b'{"part":{"type":"text"}}\n').bad_records == 1
     assert opencode.parse(b"").native_id == ""
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return load_settings()
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    s = await Store.open(settings.paths.db_file)
-    yield s
-    await s.close()
 
 
 async def test_import_tree_and_db(clean_env: Path, tmp_path: Path, store: Store,

@@ -6,14 +6,12 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-import pytest
 
 from lored.capture.importer import ImportReport
 from lored.capture.watcher import CaptureWatcher
-from lored.config import Settings, load_settings
+from lored.config import Settings
 from lored.store import Store
 
 FIX = Path(__file__).parents[1] / "fixtures"
@@ -34,18 +32,6 @@ def user_line(text: str) -> bytes:
     return json.dumps({"type": "user", "sessionId": SID, "cwd": "/w",
                        "timestamp": "2025-06-14T10:00:00Z",
                        "message": {"role": "user", "content": text}}).encode() + b"\n"
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return load_settings()
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    s = await Store.open(settings.paths.db_file)
-    yield s
-    await s.close()
 
 
 async def test_new_session_and_appended_line_within_two_seconds(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from lored.capture import forks, gemini
 from lored.capture.importer import import_all
 from lored.capture.registry import parse_payload
-from lored.config import Settings, load_settings
+from lored.config import Settings
 from lored.restore import RestoreError, restore_session
 from lored.restore_paths import escape_claude_project
 from lored.store import PulledSession, Store
@@ -28,18 +27,6 @@ GEMINI = next((FIX / "gemini").rglob("*.jsonl"))
 SID = "claude-code:3f2b9c1e-7a4d-4e8b-9c2a-5d1e6f7a8b90"
 ORIGIN = "/home/dev/projects/webapp"
 OTHER = "0a1b2c3d-0000-4000-8000-00000000000a"
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return load_settings()
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    s = await Store.open(settings.paths.db_file)
-    yield s
-    await s.close()
 
 
 @pytest.fixture
