@@ -28,7 +28,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lored.capture import forks, sources
+from lored.capture import claude, forks, sources
 from lored.capture.projects import git_remote
 from lored.capture.registry import parse_payload
 from lored.restore_paths import (
@@ -106,6 +106,9 @@ async def restore_session(
             hint="only Claude Code and Codex sessions can be restored; read this one "
                  f"with `lorectl sessions show {row.id}`")
     _, transcript = forks.split_header(await store.load_payload(row.id))
+    if row.tool == claude.TOOL and claude.has_parts(transcript):
+        # sub-agent parts are Lore's own lines: put back only the session's own file
+        transcript = claude.split_parts(transcript)[0].get(None, b"")
     parsed = parse_payload(row.tool, transcript)  # the transcript's own id and folder
     mapping = await _map_project(store, settings, row, parsed, to)
     data = _rewrite(row.tool, transcript, parsed.project_path, mapping.local_path)

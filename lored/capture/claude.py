@@ -4,10 +4,33 @@ The payload is the JSONL file itself (append-only). One record per line; assista
 messages streamed as one content block per line share ``message.id`` and are merged
 here, with their token usage counted once. Unknown record types and malformed lines
 are skipped and reported, never fatal.
+
+**Sub-agents.** Sub-agent transcripts belong to their parent session: older versions
+write ``agent-<id>.jsonl`` beside the sessions (records carry ``isSidechain``,
+``agentId`` and the parent's ``sessionId``), newer ones
+``<sessionId>/subagents/agent-<id>.jsonl``. They are never sessions of their own; their
+records are folded into the parent's payload, which stays self-contained and stays
+append-only, as a log of **parts**:
+
+- bytes before any part line come from the session's own file;
+- a part line ``{"lore_part":{"agent_id":"5a6b7c8d","file":"agent-5a6b7c8d.jsonl"}}``
+  (``file`` relative to the session file's folder) says the lines that follow were
+  appended from that sub-agent's file; ``{"lore_part":{"file":null}}`` switches back to
+  the session's own file.
+
+Capture appends only complete lines, each file's new bytes after a part line naming it
+when the previous bytes came from another file, so the session file and every agent
+file are still read incrementally from their own offsets (:func:`split_parts` rebuilds
+each file's consumed bytes from a payload). A payload without part lines is exactly the
+session file, as before. Messages read from an agent part are marked
+``extra["sidechain"] = True`` and ``extra["agent_id"]``; their models do not become the
+session's model.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from lored.capture._common import (
@@ -21,6 +44,8 @@ from lored.capture._common import (
 from lored.capture.model import Message, ParsedSession
 
 TOOL = "claude-code"
+#: how a part line starts (see the module docstring)
+PART_MARK = b'{"lore_part":'
 #: record types that carry no conversation text: skipped without a warning
 _METADATA_TYPES = frozenset({
     "system", "queue-operation", "file-history-snapshot", "attachment", "progress",
@@ -43,6 +68,8 @@ class _Builder:
         self.messages: list[Message] = []
         self._by_msg_id: dict[str, Message] = {}
         self.models: list[str] = []
+        #: agent id of the part being read; "" for an agent part without an id
+        self.agent: str | None = None
 
     def user(self, rec: dict[str, Any], ts: str | None, notes: Notes, where: str) -> None:
         msg = rec.get("message")
@@ -126,7 +153,7 @@ class _Builder:
             target.extra["model"] = model
             if model == "<synthetic>":
                 target.extra["synthetic"] = True  # generated locally, not by the model
-            else:
+            elif self.agent is None:
                 self.models.append(model)
         usage = msg.get("usage")
         if isinstance(usage, dict):
@@ -136,8 +163,11 @@ class _Builder:
     def _add(
         self, role: str, ts: str | None, text: str, extra: dict[str, Any], rec: dict[str, Any]
     ) -> Message:
-        if rec.get("isSidechain") is True:
+        if rec.get("isSidechain") is True or self.agent is not None:
             extra["sidechain"] = True
+            agent_id = as_str(rec.get("agentId")) or self.agent
+            if agent_id:
+                extra["agent_id"] = agent_id
         m = Message(role=role, timestamp=ts, text=text, extra=extra)
         self.messages.append(m)
         return m
@@ -160,6 +190,10 @@ def parse(payload: bytes, source_hint: str | None = None) -> ParsedSession:
     times: list[str | None] = []
     for lineno, rec in iter_json_lines(payload, notes):
         where = f"line {lineno}"
+        part = rec.get("lore_part")
+        if isinstance(part, dict) and "type" not in rec:
+            b.agent = None if part.get("file") is None else as_str(part.get("agent_id")) or ""
+            continue
         kind = rec.get("type")
         session_id = session_id or as_str(rec.get("sessionId"))
         cwd = cwd or as_str(rec.get("cwd"))
@@ -220,3 +254,56 @@ def _id_from_hint(hint: str | None) -> str | None:
 def is_subagent_file(name: str, parts: tuple[str, ...]) -> bool:
     """True for sub-agent transcripts, which belong to their parent session."""
     return name.startswith("agent-") or "subagents" in parts
+
+
+def agent_id_of(name: str) -> str:
+    """The agent id in a sub-agent file name (``agent-5a6b7c8d.jsonl`` -> ``5a6b7c8d``)."""
+    stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+    return stem[len("agent-"):] if stem.startswith("agent-") else stem
+
+
+def part_line(file: str | None) -> bytes:
+    """The part line that introduces bytes from ``file`` (None: the session's own file)."""
+    doc: dict[str, Any] = {"lore_part": {"file": None}}
+    if file is not None:
+        doc = {"lore_part": {"agent_id": agent_id_of(file.rsplit("/", 1)[-1]), "file": file}}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+
+def split_parts(payload: bytes) -> tuple[dict[str | None, bytes], str | None]:
+    """(bytes consumed from each file, the file of the last part) of a session payload.
+
+    Keys are agent file names relative to the session's folder, None for the session's
+    own file. A payload without part lines is all the session file's.
+    """
+    parts: dict[str | None, list[bytes]] = {None: []}
+    current: str | None = None
+    start = 0
+    for at in _part_starts(payload):
+        end = payload.find(b"\n", at)
+        stop = len(payload) if end < 0 else end + 1
+        try:
+            info = json.loads(payload[at:stop])["lore_part"]
+            name = info["file"]
+        except (ValueError, KeyError, TypeError):
+            continue  # only looked like a part line: it stays in the current part
+        if name is not None and not isinstance(name, str):
+            continue
+        parts.setdefault(current, []).append(payload[start:at])
+        current, start = name, stop
+    parts.setdefault(current, []).append(payload[start:])
+    return {k: b"".join(v) for k, v in parts.items()}, current
+
+
+def has_parts(payload: bytes) -> bool:
+    """True when a payload holds sub-agent parts (see the module docstring)."""
+    return next(_part_starts(payload), None) is not None
+
+
+def _part_starts(payload: bytes) -> Iterator[int]:
+    if payload.startswith(PART_MARK):
+        yield 0
+    i = payload.find(b"\n" + PART_MARK)
+    while i >= 0:
+        yield i + 1
+        i = payload.find(b"\n" + PART_MARK, i + 1)

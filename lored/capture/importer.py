@@ -13,9 +13,10 @@ import asyncio
 import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lored.capture import forks
+from lored.capture import claude, forks
 from lored.capture.discovery import DISCOVERERS, selected_tools
 from lored.capture.model import ParsedSession
 from lored.capture.projects import git_remote
@@ -152,6 +153,8 @@ async def _parse(tool: str, payload: bytes, hint: str, report: ImportReport) -> 
 async def _import_append(
     store: Store, settings: Settings, src: Source, report: ImportReport
 ) -> None:
+    if src.tool == claude.TOOL and await _import_with_agents(store, settings, src, report):
+        return
     path = str(src.files[0])
     st = os.stat(path)
     prev = await store.get_source(src.key)
@@ -219,6 +222,120 @@ async def _grown_payload(
     if tail[:window] != old[len(old) - window :]:
         return None
     return old + tail[window:]
+
+
+async def _import_with_agents(
+    store: Store, settings: Settings, src: Source, report: ImportReport
+) -> bool:
+    """A Claude Code session with sub-agent files: True when handled here.
+
+    The payload is a log of parts (see :mod:`lored.capture.claude`): each file's complete
+    new lines are appended, after a part line naming the file when the previous bytes
+    came from another one, so every file is read from its own offset. A file that no
+    longer continues what was read makes the whole payload re-read. Sessions without
+    agents (never had any), forks and other machines' sessions go the ordinary way.
+    """
+    main = src.files[0]
+    prev = await store.get_source(src.key)
+    if prev is not None and forks.is_own_fork(prev.session_id, settings.machine_id):
+        return False
+    stats: dict[Path, os.stat_result] = {}
+    for f in src.files:
+        try:
+            stats[f] = os.stat(f)
+        except FileNotFoundError:
+            if f == main:
+                raise
+    rows = {f: await store.get_source(str(f)) for f in stats}
+    if all(
+        (r := rows[f]) is not None and r.session_id and (r.size, r.mtime_ns, r.inode)
+        == (st.st_size, st.st_mtime_ns, st.st_ino) for f, st in stats.items()
+    ):
+        report.unchanged += 1
+        return True
+    old: bytes | None = None
+    if prev is not None and prev.session_id:
+        try:
+            old = await store.load_payload(prev.session_id)
+        except LoreError:
+            old = None
+    if len(src.files) == 1 and (old is None or not claude.has_parts(old)):
+        return False  # no sub-agents, now or before: the plain payload
+    names = {f: None if f == main else f.relative_to(main.parent).as_posix() for f in stats}
+    payload = None if old is None else await _append_parts(old, stats, rows, names, report)
+    if payload is None:  # first import, or a file was rewritten: read every file whole
+        payload = b""
+        for f, st in stats.items():
+            data = _complete_lines(await _read(str(f), 0, st.st_size, report))
+            if names[f] is not None and data:
+                payload += claude.part_line(names[f])
+            payload += data
+    parsed = await _parse(src.tool, payload, str(main), report)
+    state = await store.remote_state(parsed.session_id)
+    if state is not None and not state.local:
+        return False  # another machine's session in this file: see forks
+    consumed, _ = claude.split_parts(payload)
+    main_st = stats[main]
+    source = SourceState(src.key, parsed.session_id, main_st.st_size, main_st.st_mtime_ns,
+                         main_st.st_ino, len(consumed.get(None, b"")))
+    if await store.is_deleted(parsed.session_id):
+        await store.save_source(source)
+        return True
+    status = await store.save_capture(parsed, payload, source, settings.machine_id)
+    for f, st in stats.items():
+        if f != main:
+            await store.save_source(SourceState(
+                str(f), parsed.session_id, st.st_size, st.st_mtime_ns, st.st_ino,
+                len(consumed.get(names[f], b"")),
+            ))
+    report.count(status, parsed.session_id)
+    return True
+
+
+def _complete_lines(data: bytes) -> bytes:
+    """``data`` up to its last newline (an unterminated line waits for the rest)."""
+    return data[: data.rfind(b"\n") + 1]
+
+
+async def _append_parts(
+    old: bytes,
+    stats: dict[Path, os.stat_result],
+    rows: dict[Path, SourceState | None],
+    names: dict[Path, str | None],
+    report: ImportReport,
+) -> bytes | None:
+    """``old`` plus every file's new complete lines, or None if it must be re-read whole."""
+    if old and not old.endswith(b"\n"):
+        return None
+    consumed, current = claude.split_parts(old)
+    out = [old]
+    for f, st in stats.items():
+        name = names[f]
+        have = consumed.get(name, b"")
+        row = rows[f]
+        if row is not None and (row.size, row.mtime_ns, row.inode) == (
+            st.st_size, st.st_mtime_ns, st.st_ino
+        ):
+            continue
+        if len(have) > st.st_size or (row is not None and row.inode != st.st_ino and have):
+            return None
+        if have:
+            window = min(CHECK_WINDOW, len(have))
+            if await _read(str(f), 0, window, report) != have[:window]:
+                return None
+            tail = await _read(str(f), len(have) - window, st.st_size, report)
+            if tail[:window] != have[len(have) - window:]:
+                return None
+            new = _complete_lines(tail[window:])
+        else:
+            new = _complete_lines(await _read(str(f), 0, st.st_size, report))
+        if not new:
+            continue
+        if name != current:
+            out.append(claude.part_line(name))
+            current = name
+        out.append(new)
+    return b"".join(out)
 
 
 def _fingerprint(src: Source) -> tuple[int, int, int]:

@@ -76,15 +76,57 @@ def claude_root(ctx: Context) -> Path:
 
 
 def discover_claude(ctx: Context) -> list[Source]:
-    """Every session file; sub-agent files belong to their parent and are left out."""
+    """Every session file, with its sub-agent files after it (they are never sessions).
+
+    A session's source lists ``(session file, *agent files)``: ``<sessionId>/subagents/
+    agent-*.jsonl`` by folder, and older ``agent-*.jsonl`` beside the sessions by the
+    ``sessionId`` their first record names. Agent files of a session file that is gone
+    are left alone.
+    """
     root = claude_root(ctx)
     if not root.is_dir():
         return []
+    agents: dict[Path, list[Path]] = {}
+    for p in sorted_files(root.glob("*/*/subagents/agent-*.jsonl")):
+        session_dir = p.parent.parent
+        agents.setdefault(session_dir.parent / f"{session_dir.name}.jsonl", []).append(p)
+    for p in sorted_files(root.glob("*/agent-*.jsonl")):
+        parent = _claude_agent_parent(p)
+        if parent:
+            agents.setdefault(p.parent / f"{parent}.jsonl", []).append(p)
     return [
-        Source(claude.TOOL, str(p), (p,), append=True)
+        Source(claude.TOOL, str(p), (p, *sorted(agents.get(p, []))), append=True)
         for p in sorted_files(root.glob("*/*.jsonl"))
         if not claude.is_subagent_file(p.name, p.relative_to(root).parts)
     ]
+
+
+#: (path, inode) -> the parent session id an old-layout agent file names
+_AGENT_PARENTS: dict[tuple[str, int], str] = {}
+
+
+def _claude_agent_parent(path: Path) -> str | None:
+    """The ``sessionId`` in the first records of an old-layout agent file (cached)."""
+    try:
+        ino = path.stat().st_ino
+        if (str(path), ino) in _AGENT_PARENTS:
+            return _AGENT_PARENTS[(str(path), ino)]
+        with path.open("rb") as fh:
+            head = fh.read(256 * 1024)
+    except OSError:
+        return None
+    for raw in head.split(b"\n")[:50]:
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            continue
+        sid = rec.get("sessionId") if isinstance(rec, dict) else None
+        if isinstance(sid, str) and sid and "/" not in sid and sid not in (".", ".."):
+            if len(_AGENT_PARENTS) > 10_000:
+                _AGENT_PARENTS.clear()
+            _AGENT_PARENTS[(str(path), ino)] = sid
+            return sid
+    return None
 
 
 # --- Codex ---------------------------------------------------------------------------
