@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.context import Ctx, Sizes
 from bench.procs import Unavailable, install_handlers
 from bench.report import RESULTS, Row, na, render, write_json
-from bench.scenarios import capture, daemon, load, noop, transfer
+from bench.scenarios import capture, daemon, load, noop, search, transfer
 
 # Order matters only for speed: each builds on what the previous left behind (P8's
 # import, P1's push); every scenario also runs alone (``--only``) via Ctx prerequisites.
@@ -33,6 +33,7 @@ SCENARIOS: dict[str, Callable[[Ctx], list[Row]]] = {
     "P5": daemon.p5,
     "P6": daemon.p6,
     "P7": load.p7,
+    "P9": search.p9,
 }
 
 

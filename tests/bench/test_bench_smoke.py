@@ -20,7 +20,7 @@ from bench.corpus import append_to_sessions, generate, target_sizes
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = next((ROOT / "tests/fixtures/claude/projects").rglob("*.jsonl"))
-SCENARIOS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8")
+SCENARIOS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
 
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
