@@ -118,8 +118,10 @@ def _backend(ctx: Ctx, name: str, db_url: str | None, processes: int) -> dict[st
                      proxy=False)
     try:
         srv.start()
-        # accounts are set-up, not load: a few `user add` processes at a time
-        with ThreadPoolExecutor(4) as pool:
+        # accounts are set-up, not load. Concurrent `user add` on one SQLite data dir race
+        # on lore-server's write probe (`.lore-server-write-test`), so only PostgreSQL
+        # gets a few at a time.
+        with ThreadPoolExecutor(4 if db_url else 1) as pool:
             list(pool.map(lambda i: srv.add_user(*_account(i)), range(ctx.sizes.clients)))
         return asyncio.run(_load(srv.direct_urls, ctx.sizes.clients, ctx.sizes.client_sessions))
     finally:
