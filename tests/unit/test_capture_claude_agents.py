@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from lored.capture import claude, importer, sources
 from lored.capture.importer import import_all
 from lored.capture.registry import parse_payload
+from lored.capture.watcher import CaptureWatcher
 from lored.config import Settings, load_settings
 from lored.store import Store
 
@@ -213,3 +216,27 @@ async def test_rewritten_agent_file_rebuilds_the_payload(
     assert report.to_json()["updated"] == 1
     texts = [m.text for m in await store.messages(SESSION) if m.extra.get("agent_id") == "0c1d2e3f"]
     assert texts == ["replaced"]
+
+
+async def test_watcher_brings_a_growing_agent_file_into_its_parent(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    folder = install(clean_env)
+    watcher = CaptureWatcher(store, settings, debounce_ms=50)
+    await watcher.start()
+    try:
+        async def last_text() -> str | None:
+            msgs = await store.messages(SESSION)
+            return msgs[-1].text if msgs else None
+
+        deadline = time.monotonic() + 10
+        while len(await store.messages(SESSION)) < 10 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # polling a condition with a deadline
+        with (folder / NEW_AGENT).open("ab") as fh:
+            fh.write(agent_line("seen by the watcher"))
+        while await last_text() != "seen by the watcher" and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert await last_text() == "seen by the watcher"
+        assert [r.id for r in await store.list_sessions()] == [SESSION]
+    finally:
+        await watcher.stop()
