@@ -112,7 +112,7 @@ async def import_all(
             report.error(f"<{name}>", exc)
             continue
         for src in found:
-            if wanted is not None and not any(str(f) in wanted for f in src.files):
+            if wanted is not None and not _touched(src.files, wanted):
                 continue
             try:
                 if src.append:
@@ -122,6 +122,24 @@ async def import_all(
             except Exception as exc:  # one bad file never stops the scan
                 report.error(src.key, exc)
     return report
+
+
+def _touched(files: Collection[object], wanted: set[str]) -> bool:
+    """True when a file, or a folder above it, is among the changed paths.
+
+    A new folder's events can arrive without events for the files written into it
+    before the OS watch on it existed (inotify adds recursive watches after the fact).
+    """
+    for f in files:
+        path = str(f)
+        while True:
+            if path in wanted:
+                return True
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+    return False
 
 
 def _read_range(path: str, start: int, end: int) -> bytes:

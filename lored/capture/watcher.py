@@ -173,13 +173,19 @@ class CaptureWatcher:
         await self._safe_import(None)
         last_rescan = time.monotonic()
         self._ready.set()
+        settled = False
         try:
             while True:
                 try:
                     changes = await pending
                 except StopAsyncIteration:
                     return last_rescan  # stop_event set
-                if changes:
+                if not settled:
+                    # the first answer proves the OS watch is live: scan once more for
+                    # files written between the start-up scan and the watch taking hold
+                    settled = True
+                    await self._safe_import(None)
+                elif changes:
                     await self._safe_import({os.path.abspath(p) for _, p in changes})
                 now = time.monotonic()
                 if now - last_rescan >= self.rescan_interval:

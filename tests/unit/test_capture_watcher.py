@@ -92,7 +92,11 @@ async def test_tool_folder_created_later_is_watched(
             return len(await store.list_sessions(tool="codex")) == 1
 
         await eventually(captured, timeout=3.0)
-        assert seen and seen[-1].imported == 1
+
+        async def reported() -> bool:
+            return sum(r.imported for r in seen) == 1
+
+        await eventually(reported, timeout=5.0)
     finally:
         await watcher.stop()
 

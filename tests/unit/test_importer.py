@@ -222,3 +222,15 @@ async def test_git_remote_of_local_checkout_is_recorded(
     assert db.execute("SELECT git_remote FROM sessions").fetchall() == [
         ("git@example.com:a/w.git",)]
     db.close()
+
+
+async def test_a_changed_folder_imports_the_files_below_it(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    """A watcher may see only the new folder, not the file written into it right away."""
+    path = claude_home(clean_env)
+    other = str(clean_env / ".claude/projects/elsewhere")
+    report = await import_all(store, settings, only={other})
+    assert report.imported == 0
+    report = await import_all(store, settings, only={str(path.parent)})
+    assert report.imported == 1
