@@ -65,6 +65,13 @@ class PgServer:
         self.started = True
         return self
 
+    def pids(self) -> list[int]:
+        """The postmaster's pid (its backends are its children), for CPU accounting."""
+        try:
+            return [int((self.data / "postmaster.pid").read_text().split()[0])]
+        except (OSError, ValueError, IndexError):
+            return []
+
     def database(self, name: str) -> str:
         """Create database ``name`` (a fresh start without a second cluster) -> its URL."""
         import asyncio

@@ -80,7 +80,28 @@ async def _client(i: int, url: str, sessions: list[Any], lat: list[float],
         await remote.close()
 
 
-async def _load(urls: list[str], clients: int, per_client: int) -> dict[str, Any]:
+def cpu_seconds(pids: list[int], children: bool = True) -> float:
+    """User + system CPU seconds of ``pids`` (and their live children) from psutil."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            p = psutil.Process(pid)
+            procs = [p, *(p.children(recursive=True) if children else [])]
+        except psutil.Error:
+            continue
+        for q in procs:
+            try:
+                t = q.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+    return total
+
+
+async def _load(urls: list[str], clients: int, per_client: int,
+                groups: dict[str, list[int]]) -> dict[str, Any]:
     rng = random.Random(7)
     work = [_sessions(per_client, rng) for _ in range(clients)]
     lat: list[float] = []
@@ -96,10 +117,16 @@ async def _load(urls: list[str], clients: int, per_client: int) -> dict[str, Any
         if time.monotonic() > deadline:
             break
         await asyncio.sleep(0.05)
+    # who burns the 2 cores during the timed phase: load generator, servers, database
+    def used(k: str) -> float:  # the harness's own children are the servers: not "client"
+        return cpu_seconds(groups[k], children=k != "client")
+
+    cpu0 = {k: used(k) for k in groups}
     t0 = time.perf_counter()
     start.set()
     done = await asyncio.gather(*tasks, return_exceptions=True)
     wall = time.perf_counter() - t0
+    cpu = {k: round((used(k) - cpu0[k]) / wall, 2) for k in groups}
     setup_errors = [f"{type(d).__name__}: {d}" for d in done if isinstance(d, BaseException)]
     lat.sort()
     return {
@@ -108,10 +135,12 @@ async def _load(urls: list[str], clients: int, per_client: int) -> dict[str, Any
         "error_samples": (setup_errors + errors)[:5],
         "p50": statistics.median(lat) if lat else None,
         "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
+        "cores_busy": cpu,
     }
 
 
-def _backend(ctx: Ctx, name: str, db_url: str | None, processes: int) -> dict[str, Any]:
+def _backend(ctx: Ctx, name: str, db_url: str | None, processes: int,
+             db_pids: list[int] | None = None) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
     srv = LoreServer(ctx.work / f"server-{name}", database_url=db_url, processes=processes,
@@ -123,7 +152,10 @@ def _backend(ctx: Ctx, name: str, db_url: str | None, processes: int) -> dict[st
         # gets a few at a time.
         with ThreadPoolExecutor(4 if db_url else 1) as pool:
             list(pool.map(lambda i: srv.add_user(*_account(i)), range(ctx.sizes.clients)))
-        return asyncio.run(_load(srv.direct_urls, ctx.sizes.clients, ctx.sizes.client_sessions))
+        groups = {"client": [os.getpid()], "servers": [p.pid for p in srv.procs],
+                  "database": db_pids or []}
+        return asyncio.run(_load(srv.direct_urls, ctx.sizes.clients, ctx.sizes.client_sessions,
+                                 groups))
     finally:
         srv.stop()
 
@@ -155,10 +187,10 @@ def p7(ctx: Ctx) -> list[Row]:
     pg = PgServer()
     try:
         pg.start()
-        one = _backend(ctx, "p7-pg1", pg.database("lore_p7_one"), 1)
+        one = _backend(ctx, "p7-pg1", pg.database("lore_p7_one"), 1, pg.pids())
         rows.append(_row(f"{label}, PostgreSQL ×1", one, bar="no errors"))
         # a fresh database in the same cluster: the same starting point for ×2
-        two = _backend(ctx, "p7-pg2", pg.database("lore_p7_two"), 2)
+        two = _backend(ctx, "p7-pg2", pg.database("lore_p7_two"), 2, pg.pids())
         a, b = one.get("sessions_per_s"), two.get("sessions_per_s")
         row = _row(f"{label}, PostgreSQL ×2 vs ×1", two, bar="≥ 1.6×",
                    ok=bool(a and b and b >= 1.6 * a))
