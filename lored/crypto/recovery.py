@@ -71,6 +71,10 @@ def decode_recovery(text: str) -> SecretBytes:
                              ) from None
     if len(raw) != KEY_BYTES + _CHECK_BYTES:
         raise BadRecoveryKey("the recovery key is too short or too long")
+    if base64.b32encode(raw).decode("ascii") != body:
+        # the last character carries unused bits that b32decode ignores: a typo there
+        # would otherwise slip through as the same key
+        raise BadRecoveryKey("the recovery key has a typo (its last group is off)")
     dk, check = raw[:KEY_BYTES], raw[KEY_BYTES:]
     if _check(dk) != check:
         raise BadRecoveryKey("the recovery key has a typo (its checksum does not match)")
