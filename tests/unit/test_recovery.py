@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lored.crypto.kdf import new_data_key
-from lored.crypto.secret import SecretBytes
 from lored.crypto.recovery import BadRecoveryKey, decode_recovery, encode_recovery
+from lored.crypto.secret import SecretBytes
 
 
 def test_round_trip_ignores_case_spaces_and_dashes() -> None:
