@@ -43,7 +43,8 @@ def _check_data_dir(data_dir: Path) -> None:
     """Refuse an unusable data dir up front with one clear line."""
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        probe = data_dir / ".lore-server-write-test"
+        # a per-process name: several `lore-server user add` may start at once
+        probe = data_dir / f".lore-server-write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:

@@ -7,13 +7,9 @@ Secrets (token, cached data key) live in their own 0600 files, never in config.t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import socket
-import tempfile
 import tomllib
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +64,9 @@ class Paths:
         path = self.runtime_dir / "lored.sock"
         if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
             return path
+        import hashlib  # lazy: only long LORE_HOME paths need it
+        import tempfile
+
         digest = hashlib.sha256(os.fsencode(self.runtime_dir)).hexdigest()[:12]
         return Path(tempfile.gettempdir()) / f"lore-{os.getuid()}-{digest}" / "lored.sock"
 
@@ -179,15 +178,21 @@ def update_config(paths: Paths, updates: dict[str, Any]) -> None:
     write_config(paths.config_file, data)
 
 
+def _hostname() -> str:
+    return os.uname().nodename or "machine"
+
+
 def load_settings(env: dict[str, str] | None = None, *, create: bool = True) -> Settings:
     """Load settings; on first use create config.toml with a new machine_id."""
     env = dict(os.environ) if env is None else env
     paths = resolve_paths(env)
     data = _read_toml(paths.config_file)
     if "machine_id" not in data and create:
+        import uuid  # lazy: only the first run makes a machine id
+
         data = {
             "machine_id": str(uuid.uuid4()),
-            "machine_name": socket.gethostname() or "machine",
+            "machine_name": _hostname(),
             **data,
         }
         write_config(paths.config_file, data)
@@ -211,7 +216,7 @@ def load_settings(env: dict[str, str] | None = None, *, create: bool = True) -> 
     return Settings(
         paths=paths,
         machine_id=str(data.get("machine_id", "")),
-        machine_name=str(data.get("machine_name", socket.gethostname())),
+        machine_name=str(data.get("machine_name") or _hostname()),
         server_url=server.get("url") or None,
         insecure_http=bool(server.get("insecure_http", False)),
         sync_interval=interval,

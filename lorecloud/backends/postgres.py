@@ -69,6 +69,9 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE accounts ADD COLUMN reset_at TEXT",
         "ALTER TABLE accounts ADD COLUMN reset_by TEXT",
     ],
+    [  # a covering index: the quota check of every pushed session reads usage from it
+        "CREATE INDEX sessions_usage ON sessions (account_id, deleted, stored_bytes)",
+    ],
 ]
 
 _SESSION_SELECT = (
