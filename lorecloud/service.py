@@ -108,10 +108,12 @@ class SyncService:
         if wait is not None:
             raise ServiceError(wire.E_RATE_LIMITED, "too many failed logins; try again later",
                                429, retry_after=wait)
+        # count the attempt before the (slow, threaded) verification: otherwise guesses
+        # sent in parallel all pass the check above before any failure is recorded
+        self.limiter.failed(email, client_ip)
         account = await self.backend.account_by_email(email)
         ok = await self.passwords.verify(account.password_hash if account else None, password)
         if not ok or account is None:
-            self.limiter.failed(email, client_ip)
             raise ServiceError(wire.E_BAD_CREDENTIALS, "wrong email or password", 401)
         self.limiter.succeeded(email, client_ip)
         return account

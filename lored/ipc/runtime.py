@@ -25,14 +25,19 @@ from lored.errors import AlreadyRunning, DaemonError
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` as a 0700 directory owned by us, or tighten it; refuse foreign ones."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    st = path.stat()
+    st = os.lstat(path)  # lstat: a symlink planted at a predictable /tmp name is refused
+    if not stat.S_ISDIR(st.st_mode):
+        raise DaemonError(
+            f"{path} is not a directory (a symlink or file is in the way)",
+            hint="remove it or set LORE_HOME to a directory of your own",
+        )
     if st.st_uid != os.getuid():
         raise DaemonError(
             f"{path} belongs to another user (uid {st.st_uid})",
             hint="remove it or set LORE_HOME to a directory of your own",
         )
     if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(path, 0o700)
+        os.chmod(path, 0o700, follow_symlinks=False)
 
 
 class InstanceLock:

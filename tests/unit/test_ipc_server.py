@@ -21,7 +21,7 @@ import pytest
 
 from lorectl.ipc_client import DaemonClient, DaemonUnavailable, try_daemon
 from lored.cycles import CycleKind, CycleRunner, ProgressFn
-from lored.errors import AlreadyRunning, EncryptionNotConfigured
+from lored.errors import AlreadyRunning, DaemonError, EncryptionNotConfigured
 from lored.ipc.runtime import (
     InstanceLock,
     bind_socket,
@@ -356,7 +356,6 @@ def test_client_decodes_chunked_ndjson_and_error_events(sockdir: Path) -> None:
 
 
 def test_client_reports_a_stream_cut_short(sockdir: Path) -> None:
-    from lored.errors import DaemonError
 
     ensure_private_dir(sockdir)
     path = sockdir / "fake.sock"
@@ -364,3 +363,14 @@ def test_client_reports_a_stream_cut_short(sockdir: Path) -> None:
                            b'1a\r\n{"event":"push","done":1}\n\r\n')
     with pytest.raises(DaemonError, match="stopped during the sync"):
         try_daemon(path, "sync")
+
+
+def test_a_symlinked_runtime_dir_is_refused(tmp_path: Path) -> None:
+    """A symlink planted at the predictable short-socket path must not be followed."""
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o755)
+    link = tmp_path / "lore-run"
+    link.symlink_to(target)
+    with pytest.raises(DaemonError, match="not a directory"):
+        ensure_private_dir(link)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755  # untouched
