@@ -323,7 +323,7 @@ class PostgresBackend:
         ):
             rows = [_session_row(r) for r in await conn.fetch(
                 _SESSION_SELECT + "WHERE s.account_id = $1 AND s.seq > $2 "
-                "AND s.origin_machine_id <> $3 ORDER BY s.seq LIMIT $4",
+                "AND (s.origin_machine_id <> $3 OR s.deleted) ORDER BY s.seq LIMIT $4",
                 account_id, since, exclude_machine, limit + 1)]
             if len(rows) > limit:
                 return rows[:limit], rows[limit - 1].seq, True

@@ -337,7 +337,7 @@ class SqliteBackend:
         async with self._read() as db:
             async with db.execute(
                 f"SELECT {_SESSION_COLS} {_SESSION_FROM} WHERE s.account_id = ? AND s.seq > ? "
-                "AND s.origin_machine_id != ? ORDER BY s.seq LIMIT ?",
+                "AND (s.origin_machine_id != ? OR s.deleted = 1) ORDER BY s.seq LIMIT ?",
                 (account_id, since, exclude_machine, limit + 1)) as cur:
                 rows = [_session_row(r) for r in await cur.fetchall()]
             if len(rows) > limit:

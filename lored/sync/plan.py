@@ -207,7 +207,7 @@ def plan_batches(sizes: Sequence[int], max_bytes: int, max_items: int) -> list[l
 
 
 # --- pull -------------------------------------------------------------------------
-PullKind = Literal["fetch", "delete", "up_to_date", "rollback", "not_ours"]
+PullKind = Literal["fetch", "delete", "delete_own", "up_to_date", "rollback", "not_ours"]
 
 
 @dataclass(frozen=True)
@@ -301,6 +301,10 @@ class PullStep:
 def plan_pull(entry: ChangeEntry, held: Held | None, machine_id: str) -> PullStep:
     """Decide what to fetch for one change entry, applying the rollback guard."""
     sid = entry.session_id
+    if entry.deleted and entry.origin_machine_id == machine_id and held is not None and held.local:
+        # our own session deleted elsewhere (the dashboard, or `sessions delete --everywhere`
+        # on this machine): remove it here and remember, so capture does not revive it
+        return PullStep(entry, "delete_own")
     if entry.origin_machine_id == machine_id or (held is not None and held.local):
         # our own session (the server should not send these) or one captured here: the
         # local copy is authoritative; a push of it reports owned_elsewhere if it clashes

@@ -116,6 +116,7 @@ class _Ready:
 
     pulled: list[PulledSession] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
+    own_deletions: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
     failures: dict[str, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
     seen: int = 0
@@ -224,6 +225,10 @@ class Puller:
                 ready.deletions.append(sid)
                 ready.done.append(sid)
                 return
+            if step.kind == "delete_own":
+                ready.own_deletions.append(sid)
+                ready.done.append(sid)
+                return
             if step.kind != "fetch":
                 ready.done.append(sid)
                 return
@@ -251,6 +256,9 @@ class Puller:
             self._retry[sid] = entry
         if ready.failures:
             await self._save_retry()  # grow the list before the cursor moves past them
+        for sid in ready.own_deletions:
+            # before the cursor moves past the tombstone: a crash here repeats it, harmlessly
+            await self.ctx.store.delete_session(sid, remember=True)
         await self.ctx.store.apply_pull_page(ready.pulled, ready.deletions, cursor)
         changed = any(self._retry.pop(sid, None) is not None for sid in ready.done)
         for sid in ready.done:
@@ -258,7 +266,7 @@ class Puller:
         if changed:
             await self._save_retry()
         self.report.sessions.extend(p.parsed.session_id for p in ready.pulled)
-        self.report.deleted.extend(ready.deletions)
+        self.report.deleted.extend([*ready.deletions, *ready.own_deletions])
         self._committed += ready.seen
         self.ctx.emit({"event": "pull", "done": len(self.report.sessions),
                        "total": self._committed, "bytes": self.report.bytes_downloaded})

@@ -278,3 +278,22 @@ async def test_minimal_privacy_hides_project_path(cloud: Cloud) -> None:
     await b.lore.pull()
     (row,) = await b.lore.store.list_sessions()
     assert row.project_path == "/home/dev/secret-project"  # recomputed from the payload
+
+
+async def test_origin_applies_a_tombstone_made_elsewhere(cloud: Cloud) -> None:
+    """Deleted on the server without the origin's local copy (the dashboard's delete):
+    the origin's next pull removes it and remembers, so its next push cannot revive it."""
+    a, b = await cloud.machine("a"), await cloud.machine("b")
+    sid = await capture(a.lore, lines("dash", 2))
+    keep = await capture(a.lore, lines("dash2", 2))
+    await a.lore.push()
+    await b.lore.pull()
+    await a.lore.engine().remote.delete_session(sid)  # the server-side tombstone only
+    got = await a.lore.pull()
+    assert got["deleted"] == [sid] and got["pulled"] == 0
+    assert [r.id for r in await a.lore.store.list_sessions()] == [keep]
+    assert await a.lore.store.is_deleted(sid)
+    assert (await a.lore.push())["pushed"] == 0
+    assert (await b.lore.pull())["deleted"] == [sid]
+    assert (await a.lore.pull(all=True))["pulled"] == 0  # own tombstones are harmless again
+    assert [r.id for r in await a.lore.store.list_sessions()] == [keep]
