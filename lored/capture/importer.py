@@ -10,8 +10,9 @@ stops the scan: its error is recorded with its path and the scan goes on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from lored.capture.registry import parse_payload
 from lored.capture.sources import Context, Source
 from lored.config import Settings
 from lored.errors import LoreError
+from lored.store.db import PreparedCapture, prepare_capture
 from lored.store.rows import SourceState
 
 if TYPE_CHECKING:
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
 CHECK_WINDOW = 64
 #: parse off the event loop above this payload size (keeps the daemon responsive)
 _THREAD_THRESHOLD = 256 * 1024
+#: hash/compress a payload off the event loop above this size (zstd, BLAKE2b drop the GIL)
+_PREPARE_THREAD_THRESHOLD = 32 * 1024
+#: sources read and parsed ahead while an earlier one's store transaction runs
+PIPELINE_DEPTH = 3
 
 
 @dataclass
@@ -70,6 +76,15 @@ class ImportReport:
             return
         self.changed.append(session_id)
 
+    def merge(self, other: ImportReport) -> None:
+        """Add another report's counts, errors and bytes (one source's share) to this one."""
+        self.imported += other.imported
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.errors.extend(other.errors)
+        self.bytes_read += other.bytes_read
+        self.changed.extend(other.changed)
+
     def error(self, path: str, exc: BaseException | str) -> None:
         """Record a source that could not be imported."""
         if isinstance(exc, str):
@@ -105,23 +120,131 @@ async def import_all(
     )
     report = ImportReport()
     wanted = {os.path.abspath(p) for p in only} if only is not None else None
-    for name in selected_tools(ctx, tool):
-        try:
-            found = await asyncio.to_thread(DISCOVERERS[name], ctx)
-        except Exception as exc:  # a broken tool folder must not stop the others
-            report.error(f"<{name}>", exc)
-            continue
-        for src in found:
-            if wanted is not None and not _touched(src.files, wanted):
-                continue
+    pipe = _Pipeline(report)
+    try:
+        for name in selected_tools(ctx, tool):
             try:
+                found = await asyncio.to_thread(DISCOVERERS[name], ctx)
+            except Exception as exc:  # a broken tool folder must not stop the others
+                await pipe.drain()
+                report.error(f"<{name}>", exc)
+                continue
+            for src in found:
+                if wanted is not None and not _touched(src.files, wanted):
+                    continue
                 if src.append:
-                    await _import_append(store, settings, src, report)
-                else:
+                    await pipe.add(src, functools.partial(_plan_append, store, settings, src))
+                    continue
+                await pipe.drain()
+                try:
                     await _import_rendered(store, settings, src, report)
-            except Exception as exc:  # one bad file never stops the scan
-                report.error(src.key, exc)
+                except Exception as exc:  # one bad file never stops the scan
+                    report.error(src.key, exc)
+        await pipe.drain()
+    finally:
+        await pipe.close()
     return report
+
+
+#: the store writes of one source, run in scan order after the reads of later sources
+Commit = Callable[[ImportReport], Awaitable[None]]
+
+
+@dataclass
+class _Plan:
+    """One source read and parsed: ``commit`` writes it (None: nothing to write).
+
+    ``keys`` are the source paths and session ids whose stored state the reading
+    consulted or the commit writes; a later source touching one of them waits for the
+    earlier write, so it reads exactly what a one-by-one scan would.
+    """
+
+    keys: set[str]
+    commit: Commit | None = None
+
+
+@dataclass
+class _Item:
+    src: Source
+    plan: _Plan
+    report: ImportReport
+
+
+class _Pipeline:
+    """Read and parse the next sources while earlier ones are written (bounded queue).
+
+    Sources are written one at a time in scan order, each in its own transaction; each
+    source's counts and errors are merged into the pass's report in that order.
+    """
+
+    def __init__(self, report: ImportReport) -> None:
+        self.report = report
+        self.queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=PIPELINE_DEPTH)
+        self.inflight: list[_Item] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def add(
+        self, src: Source, prepare: Callable[[ImportReport], Awaitable[_Plan]]
+    ) -> None:
+        item = await self._prepare(src, prepare)
+        item.plan.keys.discard("")  # no session yet
+        if any(item.plan.keys & other.plan.keys for other in self.inflight):
+            await self.drain()  # depends on a write still pending: read again after it
+            item = await self._prepare(src, prepare)
+        if item.plan.commit is None and not self.inflight:
+            self.report.merge(item.report)
+            return
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._write())
+        self.inflight.append(item)
+        await self.queue.put(item)
+
+    async def _prepare(
+        self, src: Source, prepare: Callable[[ImportReport], Awaitable[_Plan]]
+    ) -> _Item:
+        part = ImportReport(remotes=self.report.remotes)
+        try:
+            plan = await prepare(part)
+        except Exception as exc:  # one bad file never stops the scan
+            part.error(src.key, exc)
+            plan = _Plan(set())
+        return _Item(src, plan, part)
+
+    async def _write(self) -> None:
+        while (item := await self.queue.get()) is not None:
+            try:
+                if item.plan.commit is not None:
+                    await item.plan.commit(item.report)
+            except Exception as exc:  # one bad file never stops the scan
+                item.report.error(item.src.key, exc)
+            finally:
+                self.inflight.remove(item)
+                self.report.merge(item.report)
+                self.queue.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every queued source is written."""
+        if self.writer is not None and self.inflight:
+            joined = asyncio.ensure_future(self.queue.join())
+            await asyncio.wait([joined, self.writer], return_when=asyncio.FIRST_COMPLETED)
+            joined.cancel()
+            if self.writer.done():
+                self.writer.result()  # re-raise what stopped it (e.g. cancellation)
+
+    async def close(self) -> None:
+        """Stop the writer (after draining on success; cancelled on error)."""
+        if self.writer is None:
+            return
+        if self.writer.done():
+            return
+        if self.inflight:
+            self.writer.cancel()
+        else:
+            await self.queue.put(None)
+        try:
+            await self.writer
+        except asyncio.CancelledError:
+            pass
 
 
 def _touched(files: Collection[object], wanted: set[str]) -> bool:
@@ -168,22 +291,63 @@ async def _parse(tool: str, payload: bytes, hint: str, report: ImportReport) -> 
     return parsed
 
 
-async def _import_append(
+async def _prepare_capture(parsed: ParsedSession, payload: bytes) -> PreparedCapture:
+    if len(payload) > _PREPARE_THREAD_THRESHOLD:
+        return await asyncio.to_thread(prepare_capture, parsed, payload)
+    return prepare_capture(parsed, payload)
+
+
+def _save(
+    store: Store,
+    settings: Settings,
+    parsed: ParsedSession,
+    payload: bytes,
+    source: SourceState,
+    prepared: PreparedCapture,
+    extra_sources: list[SourceState] | None = None,
+) -> Commit:
+    """The commit of a captured session (with its sub-agent files' rows, if any)."""
+
+    async def commit(report: ImportReport) -> None:
+        status = await store.save_capture(parsed, payload, source, settings.machine_id,
+                                          prepared, extra_sources or ())
+        report.count(status, parsed.session_id)
+
+    return commit
+
+
+def _save_source(store: Store, source: SourceState, *, unchanged: bool = False) -> Commit:
+    """The commit of a source row alone (optionally counting its session unchanged)."""
+
+    async def commit(report: ImportReport) -> None:
+        await store.save_source(source)
+        if unchanged:
+            report.unchanged += 1
+
+    return commit
+
+
+async def _plan_append(
     store: Store, settings: Settings, src: Source, report: ImportReport
-) -> None:
-    if src.tool == claude.TOOL and await _import_with_agents(store, settings, src, report):
-        return
+) -> _Plan:
+    plan = _Plan({src.key, *(str(f) for f in src.files)})
+    if src.tool == claude.TOOL:
+        agents = await _plan_with_agents(store, settings, src, report, plan)
+        if agents is not None:
+            return agents
     path = str(src.files[0])
     st = os.stat(path)
     prev = await store.get_source(src.key)
+    if prev is not None:
+        plan.keys.add(prev.session_id)
     if prev is not None and (prev.size, prev.mtime_ns, prev.inode) == (
         st.st_size, st.st_mtime_ns, st.st_ino
     ):
         if prev.session_id:
             report.unchanged += 1
-        return
+        return plan
     if st.st_size == 0:
-        return  # created but nothing written yet
+        return plan  # created but nothing written yet
     if prev is not None and forks.is_own_fork(prev.session_id, settings.machine_id):
         # fork: the stored payload is header + file, so growth is still read incrementally
         src = replace(src, header=forks.fork_header(prev.session_id, settings.machine_id)
@@ -199,25 +363,30 @@ async def _import_append(
     if payload is None:
         payload = src.header + await _read(path, 0, st.st_size, report)
     parsed = await _parse(src.tool, payload, path, report)
+    plan.keys.add(parsed.session_id)
     header = src.header
     # another machine's session in a file here: still its copy, or continued (a fork)
     held = await forks.resolve(store, settings.machine_id, src.key, prev, parsed, payload,
                                header)
     if isinstance(held, forks.Held):
-        await store.save_source(SourceState(src.key, held.session_id, st.st_size,
-                                            st.st_mtime_ns, st.st_ino, len(payload) - len(header)))
-        report.unchanged += 1
-        return
+        plan.keys.add(held.session_id)
+        plan.commit = _save_source(store, SourceState(
+            src.key, held.session_id, st.st_size, st.st_mtime_ns, st.st_ino,
+            len(payload) - len(header)), unchanged=True)
+        return plan
     if isinstance(held, forks.Fork):
         parsed, payload, header = held.parsed, held.payload, held.header
+        plan.keys.add(parsed.session_id)
     offset = len(payload) - len(header)
     source = SourceState(src.key, parsed.session_id, st.st_size, st.st_mtime_ns, st.st_ino,
                          offset)
     if await store.is_deleted(parsed.session_id):
-        await store.save_source(source)  # deleted here on purpose: remember, don't bring back
-        return
-    status = await store.save_capture(parsed, payload, source, settings.machine_id)
-    report.count(status, parsed.session_id)
+        # deleted here on purpose: remember, don't bring back
+        plan.commit = _save_source(store, source)
+        return plan
+    prepared = await _prepare_capture(parsed, payload)
+    plan.commit = _save(store, settings, parsed, payload, source, prepared)
+    return plan
 
 
 async def _grown_payload(
@@ -242,10 +411,10 @@ async def _grown_payload(
     return old + tail[window:]
 
 
-async def _import_with_agents(
-    store: Store, settings: Settings, src: Source, report: ImportReport
-) -> bool:
-    """A Claude Code session with sub-agent files: True when handled here.
+async def _plan_with_agents(
+    store: Store, settings: Settings, src: Source, report: ImportReport, plan: _Plan
+) -> _Plan | None:
+    """A Claude Code session with sub-agent files: its plan when handled here.
 
     The payload is a log of parts (see :mod:`lored.capture.claude`): each file's complete
     new lines are appended, after a part line naming the file when the previous bytes
@@ -255,8 +424,10 @@ async def _import_with_agents(
     """
     main = src.files[0]
     prev = await store.get_source(src.key)
+    if prev is not None:
+        plan.keys.add(prev.session_id)
     if prev is not None and forks.is_own_fork(prev.session_id, settings.machine_id):
-        return False
+        return None
     stats: dict[Path, os.stat_result] = {}
     for f in src.files:
         try:
@@ -270,7 +441,7 @@ async def _import_with_agents(
         == (st.st_size, st.st_mtime_ns, st.st_ino) for f, st in stats.items()
     ):
         report.unchanged += 1
-        return True
+        return plan
     old: bytes | None = None
     if prev is not None and prev.session_id:
         try:
@@ -278,7 +449,7 @@ async def _import_with_agents(
         except LoreError:
             old = None
     if len(src.files) == 1 and (old is None or not claude.has_parts(old)):
-        return False  # no sub-agents, now or before: the plain payload
+        return None  # no sub-agents, now or before: the plain payload
     names = {f: None if f == main else f.relative_to(main.parent).as_posix() for f in stats}
     payload = None if old is None else await _append_parts(old, stats, rows, names, report)
     if payload is None:  # first import, or a file was rewritten: read every file whole
@@ -289,25 +460,25 @@ async def _import_with_agents(
                 payload += claude.part_line(names[f])
             payload += data
     parsed = await _parse(src.tool, payload, str(main), report)
+    plan.keys.add(parsed.session_id)
     state = await store.remote_state(parsed.session_id)
     if state is not None and not state.local:
-        return False  # another machine's session in this file: see forks
+        return None  # another machine's session in this file: see forks
     consumed, _ = claude.split_parts(payload)
     main_st = stats[main]
     source = SourceState(src.key, parsed.session_id, main_st.st_size, main_st.st_mtime_ns,
                          main_st.st_ino, len(consumed.get(None, b"")))
     if await store.is_deleted(parsed.session_id):
-        await store.save_source(source)
-        return True
-    status = await store.save_capture(parsed, payload, source, settings.machine_id)
-    for f, st in stats.items():
-        if f != main:
-            await store.save_source(SourceState(
-                str(f), parsed.session_id, st.st_size, st.st_mtime_ns, st.st_ino,
-                len(consumed.get(names[f], b"")),
-            ))
-    report.count(status, parsed.session_id)
-    return True
+        plan.commit = _save_source(store, source)
+        return plan
+    agents = [
+        SourceState(str(f), parsed.session_id, st.st_size, st.st_mtime_ns, st.st_ino,
+                    len(consumed.get(names[f], b"")))
+        for f, st in stats.items() if f != main
+    ]
+    prepared = await _prepare_capture(parsed, payload)
+    plan.commit = _save(store, settings, parsed, payload, source, prepared, agents)
+    return plan
 
 
 def _complete_lines(data: bytes) -> bytes:

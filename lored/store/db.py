@@ -12,11 +12,13 @@ import asyncio
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 import zstandard
@@ -67,6 +69,28 @@ async def _maybe_thread(func: Any, data: bytes) -> bytes:
         return result
     out: bytes = func(data)
     return out
+
+
+@dataclass(frozen=True)
+class PreparedCapture:
+    """The CPU work of storing a session (hash, compressed payload, message rows)."""
+
+    payload_hash: str
+    blob: bytes
+    rows: list[tuple[Any, ...]]
+
+
+def prepare_capture(parsed: ParsedSession, payload: bytes) -> PreparedCapture:
+    """Hash and compress ``payload`` and encode the messages (pure; any thread)."""
+    return PreparedCapture(digest(payload), _compress(payload), _message_rows(parsed))
+
+
+def _message_rows(p: ParsedSession) -> list[tuple[Any, ...]]:
+    return [
+        (p.session_id, i, m.role, m.timestamp, m.text,
+         json.dumps(m.extra, ensure_ascii=False, default=str) if m.extra else None)
+        for i, m in enumerate(p.messages)
+    ]
 
 
 def _row(r: Sequence[Any]) -> SessionRow:
@@ -183,35 +207,71 @@ class Store:
         return row is not None
 
     async def save_capture(
-        self, parsed: ParsedSession, payload: bytes, source: SourceState | None, machine_id: str
+        self,
+        parsed: ParsedSession,
+        payload: bytes,
+        source: SourceState | None,
+        machine_id: str,
+        prepared: PreparedCapture | None = None,
+        extra_sources: Sequence[SourceState] = (),
     ) -> str:
         """Store a session captured on this machine: "imported", "updated" or "unchanged".
 
         A session already held as another machine's (pulled, or restored from a pull)
         is never overwritten by a local capture; only the source state is recorded.
+        ``prepared`` is :func:`prepare_capture` of the same session and payload, when the
+        caller already did that CPU work (e.g. off the event loop, ahead of time).
+        ``extra_sources`` are more rows of the same session (its sub-agent files).
+        One transaction checks what is stored and writes the session with its source rows.
         """
-        payload_hash = digest(payload)
-        existing = await self._one(
-            "SELECT payload_hash, local FROM sessions WHERE id = ?", (parsed.session_id,)
-        )
-        if existing is not None and (existing[0] == payload_hash or not existing[1]):
-            if source is not None:
-                await self.save_source(source)
-            return "unchanged"
-        blob = await _maybe_thread(_compress, payload)
-        now = utcnow()
-        async with self.transaction() as db:
-            await _upsert_session(
-                db, parsed, payload_len=len(payload), payload_hash=payload_hash, blob=blob,
-                origin=machine_id, origin_name=None, local=True, now=now,
-            )
-            await db.execute(
-                "UPDATE sessions SET dirty = 1 WHERE id = ?", (parsed.session_id,)
-            )
-            if source is not None:
-                await _put_source(db, source)
-            fault_point("capture-mid-transaction")
-        return "imported" if existing is None else "updated"
+        if prepared is None:
+            if len(payload) > _THREAD_THRESHOLD:
+                prepared = await asyncio.to_thread(prepare_capture, parsed, payload)
+            else:
+                prepared = prepare_capture(parsed, payload)
+        sid = parsed.session_id
+        rows = [_session_params(
+            parsed, payload_len=len(payload), payload_hash=prepared.payload_hash,
+            origin=machine_id, origin_name=None, local=True, now=utcnow(), dirty=True,
+        )]
+        sources = ([source] if source is not None else []) + list(extra_sources)
+
+        def write(conn: sqlite3.Connection) -> str:
+            # on aiosqlite's thread: the whole transaction is one round trip
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                existing = conn.execute(
+                    "SELECT payload_hash, local FROM sessions WHERE id = ?", (sid,)
+                ).fetchone()
+                changed = existing is None or (
+                    existing[0] != prepared.payload_hash and existing[1])
+                if changed:
+                    conn.executemany(_UPSERT_SESSION_SQL, rows)
+                    conn.execute(_PUT_PAYLOAD_SQL, (sid, prepared.blob))
+                    conn.execute(_DELETE_MESSAGES_SQL, (sid,))
+                    conn.executemany(_INSERT_MESSAGE_SQL, prepared.rows)
+                conn.executemany(_PUT_SOURCE_SQL, [_source_params(x) for x in sources])
+                if changed:
+                    fault_point("capture-mid-transaction")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            if not changed:
+                return "unchanged"
+            return "imported" if existing is None else "updated"
+
+        async with self._lock:
+            return await self._on_connection_thread(write)
+
+    async def _on_connection_thread(self, fn: Callable[[sqlite3.Connection], str]) -> str:
+        """Run ``fn`` with the sqlite3 connection on aiosqlite's thread (one hop).
+
+        The caller holds ``self._lock`` when ``fn`` writes. Uses aiosqlite's queue of
+        calls (``_execute``), the same one every ``execute`` goes through.
+        """
+        call: Any = self._db._execute
+        return cast(str, await call(fn, self._db._conn))
 
     # --- reading ---------------------------------------------------------------
     async def load_payload(self, session_id: str) -> bytes:
@@ -462,12 +522,56 @@ async def _kv_put(db: aiosqlite.Connection, key: str, value: str) -> None:
     )
 
 
+_PUT_SOURCE_SQL = (
+    "INSERT OR REPLACE INTO sources(path, session_id, size, mtime_ns, inode, offset) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_PUT_PAYLOAD_SQL = "INSERT OR REPLACE INTO payloads(session_id, data) VALUES (?, ?)"
+_DELETE_MESSAGES_SQL = "DELETE FROM messages WHERE session_id = ?"
+_INSERT_MESSAGE_SQL = (
+    "INSERT INTO messages(session_id, idx, role, timestamp, text, extra) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_SESSION_SQL = (
+    "INSERT INTO sessions(id, tool, native_id, project_path, title, model, git_branch, "
+    "git_remote, tool_version, started_at, ended_at, message_count, bad_records, "
+    "origin_machine_id, origin_machine_name, local, payload_length, payload_hash, "
+    "captured_at, updated_at, dirty) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT(id) DO UPDATE SET tool=excluded.tool, native_id=excluded.native_id, "
+    "project_path=excluded.project_path, title=excluded.title, model=excluded.model, "
+    "git_branch=excluded.git_branch, git_remote=excluded.git_remote, "
+    "tool_version=excluded.tool_version, started_at=excluded.started_at, "
+    "ended_at=excluded.ended_at, message_count=excluded.message_count, "
+    "bad_records=excluded.bad_records, origin_machine_id=excluded.origin_machine_id, "
+    "origin_machine_name=excluded.origin_machine_name, local=excluded.local, "
+    "payload_length=excluded.payload_length, payload_hash=excluded.payload_hash, "
+    "updated_at=excluded.updated_at, dirty=excluded.dirty"
+)
+
+
+def _source_params(s: SourceState) -> tuple[Any, ...]:
+    return (s.path, s.session_id, s.size, s.mtime_ns, s.inode, s.offset)
+
+
 async def _put_source(db: aiosqlite.Connection, s: SourceState) -> None:
-    await db.execute(
-        "INSERT OR REPLACE INTO sources(path, session_id, size, mtime_ns, inode, offset) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (s.path, s.session_id, s.size, s.mtime_ns, s.inode, s.offset),
-    )
+    await db.execute(_PUT_SOURCE_SQL, _source_params(s))
+
+
+def _session_params(
+    p: ParsedSession,
+    *,
+    payload_len: int,
+    payload_hash: str,
+    origin: str,
+    origin_name: str | None,
+    local: bool,
+    now: str,
+    dirty: bool,
+) -> tuple[Any, ...]:
+    return (p.session_id, p.tool, p.native_id, p.project_path, p.title, p.model,
+            p.git_branch, p.git_remote, p.tool_version, p.started_at, p.ended_at,
+            len(p.messages), p.bad_records, origin, origin_name, int(local), payload_len,
+            payload_hash, now, now, int(dirty))
 
 
 async def _upsert_session(
@@ -481,39 +585,21 @@ async def _upsert_session(
     origin_name: str | None,
     local: bool,
     now: str,
+    rows: list[tuple[Any, ...]] | None = None,
+    dirty: bool = False,
 ) -> None:
-    """Insert or replace a session's row, payload and messages (caller holds the txn)."""
-    await db.execute(
-        "INSERT INTO sessions(id, tool, native_id, project_path, title, model, git_branch, "
-        "git_remote, tool_version, started_at, ended_at, message_count, bad_records, "
-        "origin_machine_id, origin_machine_name, local, payload_length, payload_hash, "
-        "captured_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-        "ON CONFLICT(id) DO UPDATE SET tool=excluded.tool, native_id=excluded.native_id, "
-        "project_path=excluded.project_path, title=excluded.title, model=excluded.model, "
-        "git_branch=excluded.git_branch, git_remote=excluded.git_remote, "
-        "tool_version=excluded.tool_version, started_at=excluded.started_at, "
-        "ended_at=excluded.ended_at, message_count=excluded.message_count, "
-        "bad_records=excluded.bad_records, origin_machine_id=excluded.origin_machine_id, "
-        "origin_machine_name=excluded.origin_machine_name, local=excluded.local, "
-        "payload_length=excluded.payload_length, payload_hash=excluded.payload_hash, "
-        "updated_at=excluded.updated_at",
-        (p.session_id, p.tool, p.native_id, p.project_path, p.title, p.model, p.git_branch,
-         p.git_remote, p.tool_version, p.started_at, p.ended_at, len(p.messages),
-         p.bad_records, origin, origin_name, int(local), payload_len, payload_hash, now, now),
-    )
-    await db.execute(
-        "INSERT OR REPLACE INTO payloads(session_id, data) VALUES (?, ?)", (p.session_id, blob)
-    )
-    await db.execute("DELETE FROM messages WHERE session_id = ?", (p.session_id,))
-    await db.executemany(
-        "INSERT INTO messages(session_id, idx, role, timestamp, text, extra) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (p.session_id, i, m.role, m.timestamp, m.text,
-             json.dumps(m.extra, ensure_ascii=False, default=str) if m.extra else None)
-            for i, m in enumerate(p.messages)
-        ],
-    )
+    """Insert or replace a session's row, payload and messages (caller holds the txn).
+
+    ``rows`` are :func:`_message_rows` of ``p`` when already computed; ``dirty`` marks
+    the session as changed since its last push.
+    """
+    await db.execute(_UPSERT_SESSION_SQL, _session_params(
+        p, payload_len=payload_len, payload_hash=payload_hash, origin=origin,
+        origin_name=origin_name, local=local, now=now, dirty=dirty,
+    ))
+    await db.execute(_PUT_PAYLOAD_SQL, (p.session_id, blob))
+    await db.execute(_DELETE_MESSAGES_SQL, (p.session_id,))
+    await db.executemany(_INSERT_MESSAGE_SQL, _message_rows(p) if rows is None else rows)
 
 
 def _split_sql(script: str) -> list[str]:
