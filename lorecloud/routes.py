@@ -4,8 +4,8 @@ Push bodies are decoded while they stream in (``request.content`` through
 ``wire.FrameReader``): the body is refused with 413 as soon as it, or a frame it
 announces, passes ``max_request_bytes``. Complete frames are kept in memory (so at most
 ``max_request_bytes`` per request) and committed only once the end marker arrived: a
-client that disconnects mid-body, or sends a bad frame, commits nothing at all. Each
-session then commits in its own transaction.
+client that disconnects mid-body, or sends a bad frame, commits nothing at all. The
+sessions then commit in one transaction, each in its own savepoint.
 """
 
 from __future__ import annotations

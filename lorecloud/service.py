@@ -229,7 +229,12 @@ class SyncService:
     async def push(
         self, principal: Principal, sessions: list[tuple[wire.PushHeader, list[bytes]]]
     ) -> list[dict[str, Any]]:
-        """Commit each session atomically in its own transaction -> PushResult dicts."""
+        """Commit the sessions in one write transaction, each atomic -> PushResult dicts.
+
+        One transaction per request (one fsync, not one per session); each session is
+        planned and written in its own savepoint, so a refused or failing session leaves
+        the others alone, and later sessions' quota checks see the earlier ones.
+        """
         if len(sessions) > wire.MAX_BATCH_SESSIONS:
             raise bad_request(f"at most {wire.MAX_BATCH_SESSIONS} sessions per push")
         for header, parts in sessions:
@@ -237,16 +242,19 @@ class SyncService:
                 raise bad_request(f"parts of {header.session_id} do not match its sizes")
         account = await self._account(principal.account_id)
         plan = self.config.plan(account.plan)
-        results: list[dict[str, Any]] = []
-        for header, parts in sessions:
-            planner = make_planner(header, parts, principal.machine_id, plan,
-                                   self.config.max_session_bytes)
-            out = await self.backend.commit_push(principal.account_id, header.session_id,
-                                                 planner, utcnow())
-            results.append({
+        items = [
+            (header.session_id, make_planner(header, parts, principal.machine_id, plan,
+                                             self.config.max_session_bytes))
+            for header, parts in sessions
+        ]
+        outcomes = await self.backend.commit_push_many(principal.account_id, items, utcnow())
+        results: list[dict[str, Any]] = [
+            {
                 "session_id": header.session_id, "status": out.status, "message": out.message,
                 "seq": out.seq, "generation": out.generation, "chunk_count": out.chunk_count,
-            })
+            }
+            for (header, _), out in zip(sessions, outcomes, strict=True)
+        ]
         await self.backend.touch_machine(principal.account_id, principal.machine_id, utcnow())
         return results
 

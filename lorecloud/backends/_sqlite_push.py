@@ -1,4 +1,9 @@
-"""The SQLite side of ``commit_push``: a PushTxn over the open write transaction."""
+"""The SQLite side of ``commit_push``: a PushTxn over the open write transaction.
+
+A push request commits all its sessions in one ``BEGIN IMMEDIATE`` transaction (one
+fsync instead of one per session, see bench/README.md), each session inside its own
+``SAVEPOINT`` so a failing session undoes only its own writes.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import json
 
 import aiosqlite
 
-from lorecloud.backends.base import Planner, PushOutcome, SessionRow, Usage
+from lorecloud.backends.base import Planner, PushItem, PushOutcome, SessionRow, Usage
 
 
 async def next_seq(db: aiosqlite.Connection, account_id: str) -> int:
@@ -111,3 +116,26 @@ async def commit_push(
         (account_id, session_id, w.generation, w.chunk_count),
     )
     return PushOutcome(plan.status, plan.message, seq, w.generation, w.chunk_count)
+
+
+async def commit_push_many(
+    db: aiosqlite.Connection, account_id: str, items: list[PushItem], now: str
+) -> tuple[list[PushOutcome], Exception | None]:
+    """Plan and apply each session in its own savepoint of the caller's write transaction.
+
+    -> (outcomes of the sessions applied, the exception of the session that failed).
+    On a failure that session's savepoint is rolled back and the rest are not attempted;
+    the caller commits the outcomes' writes and then raises the exception.
+    """
+    outcomes: list[PushOutcome] = []
+    for session_id, planner in items:
+        await db.execute("SAVEPOINT push_session")
+        try:
+            out = await commit_push(db, account_id, session_id, planner, now)
+        except Exception as exc:
+            await db.execute("ROLLBACK TO push_session")
+            await db.execute("RELEASE push_session")
+            return outcomes, exc
+        await db.execute("RELEASE push_session")
+        outcomes.append(out)
+    return outcomes, None

@@ -1,11 +1,12 @@
 """The storage seam of Lore Cloud: one ``Backend`` Protocol, two implementations.
 
 Backends store and fetch; they hold no product rules. The one place where rules and
-storage meet is :meth:`Backend.commit_push`: the backend opens a write transaction,
-takes the account's change-feed lock, hands a :class:`PushTxn` view to the service's
-planner (pure rules, :mod:`lorecloud.rules`) and applies the returned
-:class:`PushPlan` — allocating the next per-account ``seq`` in the same transaction.
-That is what makes "seq order is commit order" true on both backends.
+storage meet is :meth:`Backend.commit_push_many` (and its one-session form
+:meth:`Backend.commit_push`): the backend opens one write transaction, takes the
+account's change-feed lock, and for each session, inside its own SAVEPOINT, hands a
+:class:`PushTxn` view to the service's planner (pure rules, :mod:`lorecloud.rules`) and
+applies the returned :class:`PushPlan` — allocating the next per-account ``seq`` in the
+same transaction. That is what makes "seq order is commit order" true on both backends.
 """
 
 from __future__ import annotations
@@ -149,6 +150,9 @@ class PushTxn(Protocol):
 
 Planner = Callable[[PushTxn], Awaitable[PushPlan]]
 
+#: (session_id, planner) — one session of a push request
+PushItem = tuple[str, Planner]
+
 
 class Backend(Protocol):
     """Persistent state of Lore Cloud. Every method is one transaction."""
@@ -237,6 +241,20 @@ class Backend(Protocol):
         self, account_id: str, session_id: str, planner: Planner, now: str
     ) -> PushOutcome:
         """Run ``planner`` under the account's write lock and apply its plan atomically."""
+        ...
+
+    async def commit_push_many(
+        self, account_id: str, items: list[PushItem], now: str
+    ) -> list[PushOutcome]:
+        """``commit_push`` for each item, in order, in ONE write transaction.
+
+        The account's write lock is taken once; each session is planned and applied
+        inside its own SAVEPOINT (a later planner sees the earlier sessions' writes,
+        e.g. for quota). When planning or writing a session raises, only that session's
+        savepoint is rolled back, the sessions before it are committed, the rest are not
+        attempted and the exception is re-raised. Cancellation rolls back everything.
+        The caller bounds ``items`` (at most ``wire.MAX_BATCH_SESSIONS``).
+        """
         ...
 
     async def changes(

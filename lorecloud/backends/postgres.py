@@ -22,6 +22,7 @@ from lorecloud.backends.base import (
     DuplicateAccount,
     MachineRow,
     Planner,
+    PushItem,
     PushOutcome,
     SessionRow,
     TokenRow,
@@ -303,16 +304,34 @@ class PostgresBackend:
         self, account_id: str, session_id: str, planner: Planner, now: str
     ) -> PushOutcome:
         """Lock the account row, plan, write chunks and row with seq + 1, commit."""
+        return (await self.commit_push_many(account_id, [(session_id, planner)], now))[0]
+
+    async def commit_push_many(
+        self, account_id: str, items: list[PushItem], now: str
+    ) -> list[PushOutcome]:
+        """Lock the account row once; each session in a savepoint (a nested transaction)."""
         from lorecloud.backends._pg_push import apply_plan
 
+        outcomes: list[PushOutcome] = []
+        failed: Exception | None = None
         async with self._pool.acquire() as conn, conn.transaction():
             seq = await conn.fetchval(
                 "SELECT seq FROM accounts WHERE account_id = $1 FOR UPDATE", account_id)
             if seq is None:
                 raise LookupError(f"no account {account_id}")
-            txn = _Txn(conn, account_id, session_id)
-            plan = await planner(txn)
-            return await apply_plan(conn, account_id, session_id, txn.row, plan, now)
+            for session_id, planner in items:
+                try:
+                    async with conn.transaction():  # SAVEPOINT, rolled back on a raise
+                        txn = _Txn(conn, account_id, session_id)
+                        plan = await planner(txn)
+                        outcomes.append(
+                            await apply_plan(conn, account_id, session_id, txn.row, plan, now))
+                except Exception as exc:
+                    failed = exc
+                    break
+        if failed is not None:
+            raise failed
+        return outcomes
 
     async def changes(
         self, account_id: str, since: int, limit: int, exclude_machine: str

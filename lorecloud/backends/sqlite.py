@@ -20,7 +20,7 @@ from typing import Any
 
 import aiosqlite
 
-from lorecloud.backends._sqlite_push import commit_push, next_seq
+from lorecloud.backends._sqlite_push import commit_push_many, next_seq
 from lorecloud.backends.base import (
     AccountRow,
     BackendUnavailable,
@@ -28,6 +28,7 @@ from lorecloud.backends.base import (
     DuplicateAccount,
     MachineRow,
     Planner,
+    PushItem,
     PushOutcome,
     SessionRow,
     TokenRow,
@@ -327,8 +328,17 @@ class SqliteBackend:
         self, account_id: str, session_id: str, planner: Planner, now: str
     ) -> PushOutcome:
         """BEGIN IMMEDIATE, plan, write chunks, bump the account counter, COMMIT."""
+        return (await self.commit_push_many(account_id, [(session_id, planner)], now))[0]
+
+    async def commit_push_many(
+        self, account_id: str, items: list[PushItem], now: str
+    ) -> list[PushOutcome]:
+        """One BEGIN IMMEDIATE … COMMIT for the whole request, a SAVEPOINT per session."""
         async with self._write() as db:
-            return await commit_push(db, account_id, session_id, planner, now)
+            outcomes, failed = await commit_push_many(db, account_id, items, now)
+        if failed is not None:
+            raise failed
+        return outcomes
 
     async def changes(
         self, account_id: str, since: int, limit: int, exclude_machine: str
