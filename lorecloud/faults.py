@@ -6,8 +6,8 @@ rollback beyond what SQLite itself guarantees. ``<point>@<n>`` fires on the n-th
 instead of the first. With ``LORE_FAULT_ONCE_FILE=<path>`` a point fires only while that
 file does not exist (it is created just before dying), so a restarted process carries on.
 
-The environment is read once, at import (the server never imports the client, so
-this is a copy of ``lored/faults.py``'s protocol). Points in the server:
+The environment is read once, at import (the mechanism lives in ``loreproto/faults.py``,
+shared with the client). Points in the server:
 
 - ``after-upload-before-commit`` (POST /v1/push): the whole body arrived and was
   decoded; nothing is committed;
@@ -15,37 +15,6 @@ this is a copy of ``lored/faults.py``'s protocol). Points in the server:
   committed; the answer was not sent.
 """
 
-from __future__ import annotations
+from loreproto.faults import EXIT_CODE, fault_point
 
-import os
-
-EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
-
-
-def _parse(raw: str) -> dict[str, int]:
-    points: dict[str, int] = {}
-    for item in raw.split(","):
-        name, _, nth = item.strip().partition("@")
-        if name:
-            points[name] = int(nth) if nth.isdigit() and int(nth) > 0 else 1
-    return points
-
-
-_POINTS = _parse(os.environ.get("LORE_FAULT", ""))
-_ONCE = os.environ.get("LORE_FAULT_ONCE_FILE") or None
-_hits: dict[str, int] = {}
-
-
-def fault_point(name: str) -> None:
-    """Die like ``kill -9`` here when the tests named this point (a no-op otherwise)."""
-    if not _POINTS or name not in _POINTS:
-        return
-    _hits[name] = _hits.get(name, 0) + 1
-    if _hits[name] != _POINTS[name]:
-        return
-    if _ONCE is not None:
-        try:
-            os.close(os.open(_ONCE, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        except FileExistsError:
-            return
-    os._exit(EXIT_CODE)
+__all__ = ["EXIT_CODE", "fault_point"]
