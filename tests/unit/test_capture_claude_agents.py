@@ -6,16 +6,13 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from lored.capture import claude, importer, sources
 from lored.capture.importer import import_all
 from lored.capture.registry import parse_payload
 from lored.capture.watcher import CaptureWatcher
-from lored.config import Settings, load_settings
+from lored.config import Settings
 from lored.store import Store
 
 FIX = Path(__file__).parents[1] / "fixtures/variants/claude/with-agents"
@@ -98,18 +95,6 @@ def test_part_line_is_deterministic_json() -> None:
 
 
 # --- discovery and the importer --------------------------------------------------------
-@pytest.fixture
-def settings() -> Settings:
-    return load_settings()
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    s = await Store.open(settings.paths.db_file)
-    yield s
-    await s.close()
-
-
 def install(home: Path, *, agents: bool = True) -> Path:
     target = home / ".claude/projects" / PROJECT
     if agents:

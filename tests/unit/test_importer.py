@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,25 +12,13 @@ import pytest
 
 from lored.capture import importer
 from lored.capture.importer import import_all
-from lored.config import Settings, load_settings
+from lored.config import Settings
 from lored.errors import UsageError
 from lored.store import Store
 
 FIX = Path(__file__).parents[1] / "fixtures"
 CLAUDE_FIX = FIX / "claude/projects/-home-dev-projects-webapp"
 SID = "3f2b9c1e-7a4d-4e8b-9c2a-5d1e6f7a8b90"
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return load_settings()
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    s = await Store.open(settings.paths.db_file)
-    yield s
-    await s.close()
 
 
 def claude_home(home: Path) -> Path:
