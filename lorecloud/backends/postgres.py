@@ -28,7 +28,7 @@ from lorecloud.backends.base import (
     TokenRow,
     Usage,
 )
-from lorecloud.dashboard.schema import POSTGRES_MIGRATION  # dashboard (issue 7)
+from lorecloud.backends.dashboard_schema import POSTGRES_MIGRATION  # dashboard (issue 7)
 
 _LOCK_ID = 0x4C4F5245  # "LORE": serialises concurrent migrations of several processes
 
@@ -65,7 +65,7 @@ MIGRATIONS: list[list[str]] = [
         # chunks are sealed (random-looking) bytes: compressing them only costs CPU
         "ALTER TABLE chunks ALTER COLUMN data SET STORAGE EXTERNAL",
     ],
-    POSTGRES_MIGRATION,  # dashboard (issue 7): web_sessions + list indexes (dashboard/schema.py)
+    POSTGRES_MIGRATION,  # dashboard (issue 7): web_sessions + list indexes
     [  # account reset (issue 10): when and from which machine the cloud data was erased
         "ALTER TABLE accounts ADD COLUMN reset_at TEXT",
         "ALTER TABLE accounts ADD COLUMN reset_by TEXT",

@@ -34,7 +34,7 @@ from lorecloud.backends.base import (
     TokenRow,
     Usage,
 )
-from lorecloud.dashboard.schema import SQLITE_MIGRATION  # dashboard (issue 7)
+from lorecloud.backends.dashboard_schema import SQLITE_MIGRATION  # dashboard (issue 7)
 
 MIGRATIONS: list[list[str]] = [
     [
@@ -67,7 +67,7 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (account_id, session_id, generation, idx),
             FOREIGN KEY (account_id, session_id) REFERENCES sessions ON DELETE CASCADE)""",
     ],
-    SQLITE_MIGRATION,  # dashboard (issue 7): web_sessions + list indexes (dashboard/schema.py)
+    SQLITE_MIGRATION,  # dashboard (issue 7): web_sessions + list indexes
     [  # account reset (issue 10): when and from which machine the cloud data was erased
         "ALTER TABLE accounts ADD COLUMN reset_at TEXT",
         "ALTER TABLE accounts ADD COLUMN reset_by TEXT",

@@ -1,8 +1,8 @@
 """Lore Cloud web dashboard: server-rendered pages over the metadata the server keeps.
 
 The app factory calls :func:`setup_dashboard`. This package's ``__init__`` stays
-import-light on purpose: the backends import :mod:`lorecloud.dashboard.schema` for
-their migration lists, and ``lore-server user add`` should not load jinja2 for that.
+import-light on purpose: ``lore-server user add`` should not load jinja2. The schema
+the pages need is owned by the backends (:mod:`lorecloud.backends.dashboard_schema`).
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from lorecloud.backends.dashboard_schema import LIVE_S, POSTGRES_EXPR, SQLITE_EXPR
 from lorecloud.dashboard.listing import Filters, Listing
-from lorecloud.dashboard.schema import LIVE_S, POSTGRES_EXPR, SQLITE_EXPR
 
 Query = tuple[str, list[Any]]
 

@@ -16,16 +16,16 @@ from typing import Any
 
 import pytest
 
-from lorecloud.dashboard import queries
-from lorecloud.dashboard.adapter import ServiceDashboard
-from lorecloud.dashboard.listing import Cursor, Filters, Listing
-from lorecloud.dashboard.schema import (
+from lorecloud.backends.dashboard_schema import (
     POSTGRES_EXPR,
     POSTGRES_MIGRATION,
     SORT_KEYS,
     SQLITE_EXPR,
     SQLITE_MIGRATION,
 )
+from lorecloud.dashboard import queries
+from lorecloud.dashboard.adapter import ServiceDashboard
+from lorecloud.dashboard.listing import Cursor, Filters, Listing
 from tests.pgserver import pg_cluster, pg_database  # noqa: F401  (fixtures)
 from tests.serverproc import fast_config
 

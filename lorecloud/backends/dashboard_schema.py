@@ -1,4 +1,4 @@
-"""The dashboard's schema additions, per SQL dialect (one migration in each backend).
+"""The schema the dashboard needs, per SQL dialect; owned by the backends (one migration each).
 
 Pure strings, imported by the backends' migration lists and by :mod:`.queries`, so
 the sort expressions in the queries are, character for character, the ones the
