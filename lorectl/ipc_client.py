@@ -19,7 +19,7 @@ from typing import Any
 
 from lored.errors import DaemonError, LoreError
 
-API = "/v1"  # mirrors lored.ipc.protocol.API (not imported: keep this path tiny)
+API = "/v1"  # mirrors lored.daemon.ipc.protocol.API (not imported: keep this path tiny)
 CONNECT_TIMEOUT = 2.0
 STATUS_TIMEOUT = 60.0  # the daemon asks Lore Cloud for the cloud figures
 ProgressFn = Callable[[dict[str, Any]], None]

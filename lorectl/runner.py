@@ -1,6 +1,6 @@
 """Run push / pull / sync / status / import for lorectl: the one place that decides
 *where* an operation runs (the daemon over its socket when it answers — hook below —
-else in-process through :class:`lored.service.Lore`), and how progress is shown.
+else in-process through :class:`lored.api.Lore`), and how progress is shown.
 
 Everything heavy is imported inside functions so ``lorectl status`` starts fast.
 """
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from lored.errors import SecretRequired
 
 if TYPE_CHECKING:
+    from lored.api import Lore, ProgressFn, SecretKind
     from lored.config import Settings
-    from lored.service import Lore, ProgressFn, SecretKind
 
 Mode = Literal["push", "pull", "sync", "status", "import"]
 T = TypeVar("T")
@@ -35,7 +35,7 @@ def terminal_secrets(kind: SecretKind) -> str:
     import click
 
     from lorectl.common import ask_secret
-    from lored.crypto.kdf import MIN_PASSPHRASE_LEN
+    from lored.api import MIN_PASSPHRASE_LEN
     from lored.errors import SecretRequired
 
     try:
@@ -71,7 +71,7 @@ def with_lore(settings: Settings, work: Callable[[Lore], Awaitable[T]], *,
     """Open a Lore in a fresh event loop, run ``work(lore)``, close it."""
     import asyncio
 
-    from lored.service import Lore
+    from lored.api import Lore
 
     async def main() -> T:
         lore = await Lore.open(settings, secrets=secrets or terminal_secrets)

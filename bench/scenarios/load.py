@@ -1,7 +1,7 @@
 """P7 server load: 50 concurrent clients each pushing 100 small sessions.
 
 This measures the server, so the clients are cheap: one asyncio process using Lore's own
-HTTP client (``lored.cloud.HttpRemote``, retries off so errors show) with every session
+HTTP client (``lored.sync.http.HttpRemote``, retries off so errors show) with every session
 sealed before the clock starts. Each client has its own ``pro`` account (``lore-server
 user add``, as self-registered accounts get the 50-session free plan) and logs in before
 the clock starts; then it pushes its sessions in batches of 10
@@ -58,7 +58,7 @@ def _sessions(n: int, rng: random.Random) -> list[tuple[Any, list[bytes]]]:
 
 async def _client(i: int, url: str, sessions: list[Any], lat: list[float],
                   errors: list[str], ready: list[int], start: asyncio.Event) -> None:
-    from lored.cloud import HttpRemote
+    from lored.sync.http import HttpRemote
 
     remote = HttpRemote(url, attempts=1)
     try:

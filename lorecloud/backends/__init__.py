@@ -4,26 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lorecloud.backends.base import Backend, BackendUnavailable
+from lorecloud.backends.base import Backend, BackendUnavailable, redact_url
 
 __all__ = ["Backend", "BackendUnavailable", "open_backend", "redact_url"]
-
-
-def redact_url(url: str) -> str:
-    """A database URL fit for messages and logs (the password replaced by ***)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            host = parts.hostname or ""
-            if parts.port:
-                host = f"{host}:{parts.port}"
-            netloc = f"{parts.username or ''}:***@{host}"
-            return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        return "<unparseable database URL>"
-    return url
 
 
 async def open_backend(*, data_dir: Path | None = None, database_url: str | None = None) -> Backend:

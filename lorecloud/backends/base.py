@@ -292,3 +292,20 @@ class Backend(Protocol):
     async def last_reset(self, account_id: str) -> tuple[str, str] | None:
         """``(reset_at, reset_by machine name)`` of the last reset, or None."""
         ...
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit for messages and logs (the password replaced by ***)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            host = parts.hostname or ""
+            if parts.port:
+                host = f"{host}:{parts.port}"
+            netloc = f"{parts.username or ''}:***@{host}"
+            return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<unparseable database URL>"
+    return url

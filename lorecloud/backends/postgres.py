@@ -129,7 +129,7 @@ class PostgresBackend:
     @classmethod
     async def open(cls, dsn: str, *, max_size: int = 10) -> PostgresBackend:
         """Connect a pool; BackendUnavailable with a one-line reason (no password)."""
-        from lorecloud.backends import redact_url
+        from lorecloud.backends.base import redact_url
 
         try:
             pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, timeout=10)

@@ -264,7 +264,7 @@ def passphrase_change_cmd(as_json: bool) -> None:
     """
     from lorectl.common import ask_secret
     from lorectl.runner import with_lore
-    from lored.crypto.kdf import MIN_PASSPHRASE_LEN
+    from lored.api import MIN_PASSPHRASE_LEN
 
     current = ask_secret("LORE_PASSPHRASE", "Current passphrase:")
     new = ask_secret("LORE_NEW_PASSPHRASE", "New passphrase:", confirm="Confirm new passphrase:",

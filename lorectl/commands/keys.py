@@ -51,9 +51,7 @@ def key_export_cmd(as_json: bool) -> None:
     It keeps working after a passphrase change; only `lorectl cloud reset` replaces it.
     """
     from lorectl.runner import with_lore
-    from lored.sync.keyexport import export_key
-
-    doc = with_lore(_settings(), export_key)
+    doc = with_lore(_settings(), lambda lore: lore.export_key())
     if as_json:
         emit_json(doc)
         return
@@ -76,7 +74,6 @@ def key_import_cmd(from_stdin: bool, as_json: bool) -> None:
     from lorectl.common import ask_secret
     from lorectl.runner import with_lore
     from lored.errors import UsageError
-    from lored.sync.keyexport import import_key
 
     if from_stdin:
         text = sys.stdin.read()
@@ -84,7 +81,7 @@ def key_import_cmd(from_stdin: bool, as_json: bool) -> None:
         text = ask_secret("LORE_RECOVERY_KEY", "Recovery key:")
     if not text.strip():
         raise UsageError("the recovery key is empty")
-    doc = with_lore(_settings(), lambda lore: import_key(lore, text))
+    doc = with_lore(_settings(), lambda lore: lore.import_key(text))
     if as_json:
         emit_json(doc)
     else:
@@ -104,17 +101,16 @@ def cloud_reset_cmd(confirm: str | None, as_json: bool) -> None:
     Other machines are told on their next sync; set up again with `lorectl push`.
     """
     from lorectl.runner import with_lore
-    from lored.service import _load_creds
-    from lored.sync.reset import reset_cloud
+    from lored.api import load_creds_or_none
 
     settings = _settings()
-    creds = _load_creds(settings)
+    creds = load_creds_or_none(settings)
     if confirm is None:
         if creds is not None:
             click.echo(f"This erases every session and the encryption key of {creds.email} "
                        f"on {creds.server_url}. Sessions on your machines are kept.", err=True)
         confirm = _confirm_tty("Type the account's email to confirm")
-    doc = with_lore(settings, lambda lore: reset_cloud(lore, confirm or ""))
+    doc = with_lore(settings, lambda lore: lore.reset_cloud(confirm or ""))
     if as_json:
         emit_json(doc)
         return
@@ -135,14 +131,13 @@ def cloud_reset_cmd(confirm: str | None, as_json: bool) -> None:
 def sessions_delete(session_id: str, everywhere: bool, yes: bool, as_json: bool) -> None:
     """Delete a session here (capture and pull will not bring it back), or everywhere."""
     from lorectl.runner import with_lore
-    from lored.sync.deletion import delete_session
 
     if not yes and sys.stdin.isatty():
         where = "on every machine and on Lore Cloud" if everywhere else "on this machine"
         if not click.confirm(f"Delete session {session_id} {where}?", err=True):
             raise SystemExit(1)
     doc = with_lore(_settings(),
-                    lambda lore: delete_session(lore, session_id, everywhere=everywhere))
+                    lambda lore: lore.delete_session(session_id, everywhere=everywhere))
     if as_json:
         emit_json(doc)
     elif everywhere:
@@ -160,9 +155,8 @@ def sessions_delete(session_id: str, everywhere: bool, yes: bool, as_json: bool)
 def sessions_undelete(session_id: str, as_json: bool) -> None:
     """Bring back a session deleted here: capture it again and push it as a new generation."""
     from lorectl.runner import with_lore
-    from lored.sync.deletion import undelete_session
 
-    doc = with_lore(_settings(), lambda lore: undelete_session(lore, session_id))
+    doc = with_lore(_settings(), lambda lore: lore.undelete_session(session_id))
     if as_json:
         emit_json(doc)
     elif doc["captured"]:
@@ -178,9 +172,7 @@ def sessions_undelete(session_id: str, as_json: bool) -> None:
 def sessions_deleted(as_json: bool) -> None:
     """Sessions deleted on this machine on purpose."""
     from lorectl.runner import with_lore
-    from lored.sync.deletion import deleted_sessions
-
-    rows = with_lore(_settings(), deleted_sessions)
+    rows = with_lore(_settings(), lambda lore: lore.deleted_sessions())
     if as_json:
         emit_json(rows)
         return

@@ -1,7 +1,8 @@
 """Local commands: `import`, `sessions list|show|restore`, `search`, `config show`.
 
-They work on this machine's sessions.db directly (no daemon, no network). Heavy modules
-(store, capture, rich) are imported inside the functions so `lorectl status` stays fast.
+They work on this machine's sessions.db through the facade (``lored.api.Lore``, in
+process; no daemon, no network). Heavy modules (the facade, rich) are imported inside
+the functions so `lorectl status` stays fast.
 JSON output follows CLI.md's keys exactly.
 """
 
@@ -9,8 +10,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -18,32 +18,25 @@ import click
 from lorectl.common import emit_json, handle_errors, run
 
 if TYPE_CHECKING:
-    from lored.capture.model import Message
+    from lored.api import Lore, Message, SessionRow
     from lored.config import Settings
-    from lored.store import SessionRow, Store
 
 T = TypeVar("T")
 
 
-@asynccontextmanager
-async def _opened(settings: Settings) -> AsyncIterator[Store]:
-    from lored.store import Store
-
-    store = await Store.open(settings.paths.db_file)
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
-def _with_store(work: Callable[[Settings, Store], Awaitable[T]]) -> T:
+def _with_lore(work: Callable[[Settings, Lore], Awaitable[T]]) -> T:
+    """Open the facade in process, run ``work(settings, lore)``, close it."""
+    from lored.api import Lore
     from lored.config import load_settings
 
     settings = load_settings()
 
     async def main() -> T:
-        async with _opened(settings) as store:
-            return await work(settings, store)
+        lore = await Lore.open(settings)
+        try:
+            return await work(settings, lore)
+        finally:
+            await lore.close()
 
     return run(main())
 
@@ -55,17 +48,16 @@ def _with_store(work: Callable[[Settings, Store], Awaitable[T]]) -> T:
 @handle_errors
 def import_cmd(tool: str | None, as_json: bool) -> None:
     """One capture pass over every enabled tool's files."""
-    from lored.capture.importer import import_all
-
-    report = _with_store(lambda settings, store: import_all(store, settings, tool=tool))
+    report = _with_lore(lambda settings, lore: lore.import_all(tool))
+    report.pop("changed", None)
     if as_json:
-        emit_json(report.to_json())
+        emit_json(report)
         return
     click.echo(
-        f"Imported {report.imported}, updated {report.updated}, "
-        f"unchanged {report.unchanged}."
+        f"Imported {report['imported']}, updated {report['updated']}, "
+        f"unchanged {report['unchanged']}."
     )
-    for err in report.errors:
+    for err in report["errors"]:
         click.echo(f"warning: {err['path']}: {err['message']}", err=True)
 
 
@@ -106,12 +98,12 @@ def sessions_list(
     """List sessions, newest first."""
     from lorectl import render
 
-    async def work(settings: Settings, store: Store) -> tuple[Settings, list[SessionRow]]:
-        rows = await store.list_sessions(tool=tool, project=project, machine=machine,
-                                         limit=limit)
+    async def work(settings: Settings, lore: Lore) -> tuple[Settings, list[SessionRow]]:
+        rows = await lore.list_sessions(tool=tool, project=project, machine=machine,
+                                        limit=limit)
         return settings, rows
 
-    settings, rows = _with_store(work)
+    settings, rows = _with_lore(work)
     if as_json:
         emit_json([r.to_json() for r in rows])
         return
@@ -149,15 +141,11 @@ def sessions_show(session_id: str, as_json: bool) -> None:
     """Show one session and its messages (a unique id prefix is enough)."""
     from lorectl import render
 
-    async def work(settings: Settings, store: Store
+    async def work(settings: Settings, lore: Lore
                    ) -> tuple[SessionRow, list[Message], str | None]:
-        from lored.capture.forks import forked_from
+        return await lore.show_session(session_id)
 
-        row = await store.find_session(session_id)
-        parent = forked_from(await store.load_payload(row.id)) if "@" in row.id else None
-        return row, await store.messages(row.id), parent
-
-    row, messages, parent = _with_store(work)
+    row, messages, parent = _with_lore(work)
     if as_json:
         emit_json({**row.to_json(), "forked_from": parent,
                    "messages": [_message_json(m) for m in messages]})
@@ -197,10 +185,8 @@ def sessions_restore(session_id: str, to: str | None, force: bool, as_json: bool
     Paths are moved from the origin machine's checkout to this machine's; continuing the
     session here makes a new session of this machine (a fork), never changing the origin's.
     """
-    from lored.restore import restore_session
-
-    result = _with_store(lambda settings, store: restore_session(
-        store, settings, session_id, to=to, force=force))
+    result = _with_lore(lambda settings, lore: lore.restore_session(
+        session_id, to=to, force=force))
     if result.replaced:
         click.echo(f"warning: replaced {result.path}: it {result.replaced}", err=True)
     if as_json:
@@ -241,18 +227,8 @@ def search_cmd(
     from lorectl import render
 
     text = " ".join(query)
-    filtered = any((tool, project, machine))
-
-    async def work(settings: Settings, store: Store) -> list[dict[str, Any]]:
-        if not filtered:
-            return await store.search(text, limit=limit)
-        # the store ranks over all sessions; keep the best hits of the chosen ones
-        allowed = {r.id for r in await store.list_sessions(tool=tool, project=project,
-                                                           machine=machine)}
-        hits = await store.search(text, limit=max(limit * 20, 1000))
-        return [h for h in hits if h["session_id"] in allowed][:limit]
-
-    hits = _with_store(work)
+    hits = _with_lore(lambda settings, lore: lore.search(
+        text, tool=tool, project=project, machine=machine, limit=limit))
     if as_json:
         emit_json(hits)
         return

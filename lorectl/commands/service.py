@@ -20,8 +20,8 @@ from typing import Any
 
 import click
 
+from lorectl import service_units as units
 from lorectl.common import emit_json, handle_errors
-from lored import units
 from lored.errors import LoreError
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lored.capture._common import Notes, as_str, canonical_json, loads_tolerant, norm_ts
-from lored.capture.model import Message, ParsedSession
+from lored.model import Message, ParsedSession
 
 TOOL = "aider"
 FORMAT = "lore-aider-v1"

@@ -41,7 +41,7 @@ from lored.capture._common import (
     norm_ts,
     span,
 )
-from lored.capture.model import Message, ParsedSession
+from lored.model import Message, ParsedSession
 
 TOOL = "claude-code"
 #: how a part line starts (see the module docstring)

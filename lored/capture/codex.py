@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from lored.capture._common import Notes, as_str, flatten_text, iter_json_lines, norm_ts, span
-from lored.capture.model import Message, ParsedSession
+from lored.model import Message, ParsedSession
 
 TOOL = "codex"
 #: injected context that arrives as "user" text but is not the user's words

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lored.capture.model import ParsedSession
+from lored.model import ParsedSession
 from lored.store.db import digest
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ from lored.capture._common import (
     norm_ts,
     span,
 )
-from lored.capture.model import Message, ParsedSession
+from lored.model import Message, ParsedSession
 
 TOOL = "gemini"
 FORMAT = "lore-gemini-v1"

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from lored.capture import claude, forks
 from lored.capture.discovery import DISCOVERERS, selected_tools
-from lored.capture.model import ParsedSession
 from lored.capture.projects import git_remote
 from lored.capture.registry import parse_payload
 from lored.capture.sources import Context, Source
 from lored.config import Settings
 from lored.errors import LoreError
+from lored.model import ParsedSession
 from lored.store.db import PreparedCapture, prepare_capture
 from lored.store.rows import SourceState
 

@@ -25,7 +25,7 @@ from lored.capture._common import (
     norm_ts,
     span,
 )
-from lored.capture.model import Message, ParsedSession
+from lored.model import Message, ParsedSession
 
 TOOL = "opencode"
 FORMAT = "lore-opencode-v1"

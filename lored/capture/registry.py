@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lored.capture import aider, claude, codex, forks, gemini, opencode
-from lored.capture.model import ParsedSession
 from lored.errors import CorruptData
+from lored.model import ParsedSession
 
 Parser = Callable[[bytes, str | None], ParsedSession]
 

@@ -23,9 +23,9 @@ from typing import Any, cast
 import aiosqlite
 import zstandard
 
-from lored.capture.model import Message, ParsedSession
 from lored.errors import LoreError, UsageError
 from lored.faults import fault_point
+from lored.model import Message, ParsedSession
 from lored.store.rows import (
     PulledSession,
     PushCandidate,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lored.capture.model import ParsedSession
+from lored.model import ParsedSession
 
 
 @dataclass(frozen=True)

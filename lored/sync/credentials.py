@@ -1,6 +1,6 @@
 """The token file (``token.json``, 0600): server URL, bearer token, account id, email.
 
-Kept apart from :mod:`lored.cloud` so reading it does not import aiohttp (``lorectl
+Kept apart from :mod:`lored.sync.http` so reading it does not import aiohttp (``lorectl
 status`` start-up time).
 """
 

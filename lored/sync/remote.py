@@ -1,7 +1,7 @@
 """The ``Remote`` protocol: what the sync engine needs from Lore Cloud.
 
 It mirrors the server's ``SyncService`` operations one to one, so the engine runs
-unchanged against the real HTTP client (:class:`lored.cloud.HttpRemote`) and against the
+unchanged against the real HTTP client (:class:`lored.sync.http.HttpRemote`) and against the
 in-process server the tests use (``tests/sync/inprocess.py``). Every method raises a
 :class:`~lored.errors.LoreError` subclass on failure; nothing else escapes.
 """

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lored.errors import LoreError, UsageError
+from lored.errors import LoreError
 from lored.sync.remote import Remote
 
 if TYPE_CHECKING:
-    from lored.service import Lore
     from lored.store import Store
 
 #: kv key: the key id the sync state (cursor, push/pull progress) belongs to
@@ -97,25 +96,3 @@ async def adopt_key(store: Store, key_id: str) -> bool:
         await forget_sync_state(store)
     await store.kv_set(SYNC_KEY_ID, key_id)
     return changed
-
-
-async def reset_cloud(lore: Lore, confirm_email: str) -> dict[str, Any]:
-    """Erase the account's cloud data, then this machine's key cache and sync state.
-
-    ``confirm_email`` must be the logged-in account's email (the server checks it too).
-    """
-    from lored.crypto.keycache import delete_key
-    from lored.errors import NotLoggedIn
-
-    creds = lore.credentials
-    if creds is None:
-        raise NotLoggedIn()
-    if confirm_email.strip().lower() != creds.email.strip().lower():
-        raise UsageError("the email typed does not match this machine's account "
-                         f"({creds.email}); nothing was erased")
-    doc = await lore.engine().remote.reset_account(creds.email)
-    delete_key(lore.settings.paths.key_file)
-    await forget_sync_state(lore.store)
-    total, _ = await lore.store.counts()
-    return {"erased": int(doc.get("erased") or 0), "reset_at": doc.get("reset_at"),
-            "reset_by": doc.get("reset_by"), "email": creds.email, "local_sessions": total}

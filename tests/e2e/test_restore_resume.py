@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from lored.capture.registry import parse_payload
-from lored.restore_paths import escape_claude_project
+from lored.restore.paths import escape_claude_project
 from tests.sync.machines import LorectlMachine
 from tests.sync.sessions import lines, native_id
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from lored.cloud import HttpRemote
 from lored.errors import ServerError
+from lored.sync.http import HttpRemote
 
 
 async def test_regression_non_json_200_answer_is_a_server_error_not_a_traceback() -> None:

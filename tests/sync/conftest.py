@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from lored.api import Lore
 from lored.config import load_settings
-from lored.service import Lore
 from lored.sync.remote import Remote
 
 PASSPHRASE = "correct horse battery"

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from lorecloud.errors import ServiceError
 from lorecloud.service import SyncService
-from lored.cloud import HttpRemote, error_from_document
+from lored.sync.http import HttpRemote, error_from_document
 from lored.sync.remote import ChangesPage, ChunkRef, Credentials, FetchedChunk
 from loreproto import wire
 from tests.serverproc import make_service, start_server

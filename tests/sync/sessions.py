@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from lored.capture.registry import parse_payload
 
 if TYPE_CHECKING:
-    from lored.service import Lore
+    from lored.api import Lore
 
 
 def native_id(name: str) -> str:

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from lored.cloud import HttpRemote, check_url
 from lored.errors import (
     AuthError,
     MachineRevoked,
@@ -24,6 +23,7 @@ from lored.errors import (
     ServerUnreachable,
     UsageError,
 )
+from lored.sync.http import HttpRemote, check_url
 from lored.sync.remote import EnvelopeConflict
 from loreproto import wire
 

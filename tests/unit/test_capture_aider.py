@@ -9,8 +9,8 @@ from pathlib import Path
 
 from lored.capture import aider
 from lored.capture.importer import import_all
-from lored.capture.model import Message, ParsedSession
 from lored.config import Settings
+from lored.model import Message, ParsedSession
 from lored.store import Store
 
 FIX = Path(__file__).parents[1] / "fixtures/aider/home/dev/projects/webapp"

@@ -1,4 +1,4 @@
-"""sd_notify (lored/notify.py) against a real datagram socket, path and abstract."""
+"""sd_notify (lored/daemon/notify.py) against a real datagram socket, path and abstract."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from lored.notify import Notifier
+from lored.daemon.notify import Notifier
 
 
 def _recv(sock: socket.socket) -> str:

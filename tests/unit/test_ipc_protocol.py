@@ -1,4 +1,4 @@
-"""IPC request validation and error documents (lored/ipc/protocol.py): bytes in, values out."""
+"""IPC request validation and error documents (daemon/ipc/protocol.py): bytes in, values out."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from lored.cycles import CycleKind
+from lored.daemon.cycles import CycleKind
+from lored.daemon.ipc import protocol as p
 from lored.errors import EncryptionNotConfigured
-from lored.ipc import protocol as p
 
 
 def test_defaults_to_sync() -> None:

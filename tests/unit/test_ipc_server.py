@@ -20,9 +20,8 @@ from typing import Any
 import pytest
 
 from lorectl.ipc_client import DaemonClient, DaemonUnavailable, try_daemon
-from lored.cycles import CycleKind, CycleRunner, ProgressFn
-from lored.errors import AlreadyRunning, DaemonError, EncryptionNotConfigured
-from lored.ipc.runtime import (
+from lored.daemon.cycles import CycleKind, CycleRunner, ProgressFn
+from lored.daemon.ipc.runtime import (
     InstanceLock,
     bind_socket,
     ensure_private_dir,
@@ -30,7 +29,8 @@ from lored.ipc.runtime import (
     remove_socket,
     socket_inode,
 )
-from lored.ipc.server import IpcServer
+from lored.daemon.ipc.server import IpcServer
+from lored.errors import AlreadyRunning, DaemonError, EncryptionNotConfigured
 
 
 class StandInDaemon:

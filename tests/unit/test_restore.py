@@ -15,8 +15,8 @@ from lored.capture import forks, gemini
 from lored.capture.importer import import_all
 from lored.capture.registry import parse_payload
 from lored.config import Settings
-from lored.restore import RestoreError, restore_session
-from lored.restore_paths import escape_claude_project
+from lored.restore.paths import escape_claude_project
+from lored.restore.place import RestoreError, restore_session
 from lored.store import PulledSession, Store
 
 FIX = Path(__file__).parents[1] / "fixtures"
@@ -250,7 +250,7 @@ def test_cli_prints_where_and_how_to_resume(settings: Settings, checkout: Path) 
 
 async def test_auto_restore_after_pull_restores_only_what_maps(
         clean_env: Path, store: Store, settings: Settings, checkout: Path) -> None:
-    from lored.restore import auto_enabled, restore_pulled
+    from lored.restore.place import auto_enabled, restore_pulled
 
     assert not auto_enabled(settings)
     assert auto_enabled(replace(settings, raw={"restore": {"auto": True}}))

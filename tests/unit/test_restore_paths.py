@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lored.restore_paths import (
+from lored.restore.paths import (
     Probe,
     RestoreError,
     claude_target,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lored.capture.registry import parse_payload
-from lored.restore_rewrite import PathMap, claude_record, rewrite_line, rewrite_transcript
+from lored.restore.rewrite import PathMap, claude_record, rewrite_line, rewrite_transcript
 
 FIX = Path(__file__).parents[1] / "fixtures"
 CLAUDE = next((FIX / "claude/projects/-home-dev-projects-webapp").glob("*.jsonl"))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lored.scheduler import (
+from lored.daemon.scheduler import (
     AUTO_JOB,
     SOON_JOB,
     BackoffPolicy,

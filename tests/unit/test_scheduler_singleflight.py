@@ -1,4 +1,4 @@
-"""Single flight (lored/cycles.py): one cycle at a time, joiners share its result."""
+"""Single flight (lored/daemon/cycles.py): one cycle at a time, joiners share its result."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lored.cycles import CycleKind, CycleRunner, ProgressFn
+from lored.daemon.cycles import CycleKind, CycleRunner, ProgressFn
 from lored.errors import DaemonError, ServerUnreachable
 
 SYNC = CycleKind("sync")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lored.capture.model import Message, ParsedSession
 from lored.errors import UsageError
+from lored.model import Message, ParsedSession
 from lored.store import PulledSession, SourceState, Store, digest
 
 ME = "machine-a"

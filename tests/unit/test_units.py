@@ -1,4 +1,4 @@
-"""Service units (lored/units.py): systemd user unit and LaunchAgent rendering.
+"""Service units (lorectl/service_units.py): systemd user unit and LaunchAgent rendering.
 
 The systemd unit is checked with ``systemd-analyze verify --user`` when the binary
 exists (its stderr too: it exits 0 on many errors); the plist round-trips through
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lored import units
+from lorectl import service_units as units
 
 ROOT = Path(__file__).resolve().parents[2]
 LORED = Path("/opt/lore/bin/lored")

@@ -60,7 +60,7 @@ def cli(foreground: bool, log_level: str, log_format: str) -> None:
     configure_logging(log_level, json_lines=json_lines)
     try:
         from lored.config import load_settings
-        from lored.daemon import Daemon
+        from lored.daemon.core import Daemon
 
         code = asyncio.run(Daemon(load_settings()).run())
     except LoreError as err:

@@ -1,8 +1,8 @@
 """``lored``'s composition root: lock → socket → Lore → IPC → import → watcher → scheduler.
 
 Everything with a clock or a socket is wired here and nowhere else: the engine
-(``lored/service.py``) never sleeps or loops, the scheduler only says *when*, the
-single-flight runner (``lored/cycles.py``) makes sure cycles never overlap, and the IPC
+(``lored/api/facade.py``) never sleeps or loops, the scheduler only says *when*, the
+single-flight runner (``lored/daemon/cycles.py``) makes sure cycles never overlap, and the IPC
 server only translates HTTP. Signals: SIGTERM/SIGINT stop gracefully (a running cycle
 gets a few seconds to finish, then is abandoned — the store commits each step in one
 transaction, so nothing is half-written), SIGHUP re-reads config.toml.
@@ -20,22 +20,22 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from lored.config import Settings, load_settings
-from lored.cycles import Cycle, CycleKind, CycleRunner, ProgressFn
-from lored.errors import LoreError, SecretRequired
-from lored.ipc.runtime import (
+from lored.daemon.cycles import Cycle, CycleKind, CycleRunner, ProgressFn
+from lored.daemon.ipc.runtime import (
     InstanceLock,
     bind_socket,
     ensure_private_dir,
     remove_socket,
     socket_inode,
 )
+from lored.daemon.notify import Notifier
+from lored.daemon.scheduler import SyncScheduler
+from lored.errors import LoreError, SecretRequired
 from lored.logging import cycle_fields
-from lored.notify import Notifier
-from lored.scheduler import SyncScheduler
 
 if TYPE_CHECKING:
-    from lored.ipc.server import IpcServer
-    from lored.service import Lore
+    from lored.api import Lore
+    from lored.daemon.ipc.server import IpcServer
 
 log = structlog.get_logger("lored")
 
@@ -61,7 +61,7 @@ def daemon_secrets(kind: str) -> str:
 
 
 class Daemon:
-    """The running daemon; implements ``lored.ipc.server.DaemonApi``."""
+    """The running daemon; implements ``lored.daemon.ipc.server.DaemonApi``."""
 
     def __init__(self, settings: Settings, *, notifier: Notifier | None = None) -> None:
         self.settings = settings
@@ -80,7 +80,7 @@ class Daemon:
     # -- lifecycle ------------------------------------------------------------------
     async def run(self) -> int:
         """Run until SIGTERM or ``/v1/shutdown``; returns the exit status (0)."""
-        from lored.ipc.server import IpcServer  # aiohttp: only the daemon pays for it
+        from lored.daemon.ipc.server import IpcServer  # aiohttp: only the daemon pays for it
 
         paths = self.settings.paths
         ensure_private_dir(paths.runtime_dir)
@@ -141,7 +141,7 @@ class Daemon:
         task.add_done_callback(self._tasks.discard)
 
     async def _open_lore(self, settings: Settings) -> Lore:
-        from lored.service import Lore
+        from lored.api import Lore
 
         return await Lore.open(settings, secrets=daemon_secrets)
 

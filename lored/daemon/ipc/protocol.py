@@ -1,6 +1,6 @@
 """The daemon API's types and rules: request validation, error documents, NDJSON lines.
 
-Pure (no sockets, no aiohttp): both the server (``lored/ipc/server.py``) and the light
+Pure (no sockets, no aiohttp): both the server (``lored/daemon/ipc/server.py``) and the light
 client (``lorectl/ipc_client.py``) agree through this module, and it is unit-tested
 with bytes in, values out. See PROTOCOL.md "Daemon API (Unix socket)".
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from lored.errors import LoreError
 
 if TYPE_CHECKING:
-    from lored.cycles import CycleKind
+    from lored.daemon.cycles import CycleKind
 
 API = "/v1"
 #: request bodies are tiny JSON objects; anything bigger is refused with 413
@@ -85,7 +85,7 @@ class SyncRequest:
 
     def kind(self) -> CycleKind:
         """The single-flight cycle kind this request asks for."""
-        from lored.cycles import CycleKind  # lazy: the light client never needs asyncio
+        from lored.daemon.cycles import CycleKind  # lazy: the light client never needs asyncio
 
         mode = self.mode
         assert mode in MODES  # validated by parse_sync_request

@@ -3,7 +3,7 @@
 Lore holds every session's raw transcript, so a session pulled from another machine can
 be put back where its tool looks for it — Claude Code's project folder, Codex's
 ``sessions/YYYY/MM/DD`` — with its paths moved to this machine's checkout of the project
-(see :mod:`lored.restore_paths` and :mod:`lored.restore_rewrite`), and then resumed
+(see :mod:`lored.restore.paths` and :mod:`lored.restore.rewrite`), and then resumed
 there (``claude --resume``, ``codex resume``).
 
 The written file is recorded in the store's ``sources`` table against the restored
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lored.capture import claude, forks, sources
 from lored.capture.projects import git_remote
 from lored.capture.registry import parse_payload
-from lored.restore_paths import (
+from lored.restore.paths import (
     Probe,
     ProjectMapping,
     RestoreError,
@@ -42,13 +42,13 @@ from lored.restore_paths import (
     parse_time,
     resolve_project,
 )
-from lored.restore_rewrite import PathMap, rewrite_transcript
+from lored.restore.rewrite import PathMap, rewrite_transcript
 from lored.store.db import digest
 from lored.store.rows import SourceState
 
 if TYPE_CHECKING:
-    from lored.capture.model import ParsedSession
     from lored.config import Settings
+    from lored.model import ParsedSession
     from lored.store import SessionRow, Store
 
 __all__ = ["SUPPORTED", "RestoreError", "RestoreResult", "auto_enabled", "restore_pulled",

@@ -1,6 +1,6 @@
 """The daemon's HTTP/1.1 + JSON API on its Unix socket (aiohttp).
 
-Thin handlers: validate with ``lored/ipc/protocol.py``, call the :class:`DaemonApi`
+Thin handlers: validate with ``lored/daemon/ipc/protocol.py``, call the :class:`DaemonApi`
 the daemon implements, turn results into JSON and errors into the one error document.
 Every failure mode a client can provoke — garbage bytes, truncated JSON, unknown
 paths or methods, oversized bodies, a foreign uid — gets a 4xx JSON answer and the
@@ -21,12 +21,12 @@ import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from lored.cycles import CycleKind, ProgressFn
+from lored.daemon.cycles import CycleKind, ProgressFn
+from lored.daemon.ipc import protocol as p
+from lored.daemon.ipc.runtime import peer_uid
 from lored.errors import LoreError
-from lored.ipc import protocol as p
-from lored.ipc.runtime import peer_uid
 
-log = structlog.get_logger("lored.ipc")
+log = structlog.get_logger("lored.daemon.ipc")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ALLOWED_UID = web.AppKey("allowed_uid", int)
@@ -117,7 +117,7 @@ class _JsonErrorHandler(RequestHandler):
 
 
 class _BoundSocketSite(web.BaseSite):
-    """Serve on a socket bound (and chmod'ed) by ``lored/ipc/runtime.py``."""
+    """Serve on a socket bound (and chmod'ed) by ``lored/daemon/ipc/runtime.py``."""
 
     def __init__(self, runner: web.BaseRunner, sock: socket.socket) -> None:
         super().__init__(runner)

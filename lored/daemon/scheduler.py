@@ -12,7 +12,7 @@ Two layers, as ARCHITECTURE.md asks ("only the scheduler deals with time"):
   after a success the cadence is the normal interval again without extra state.
 
 The scheduler never runs a cycle itself: it calls ``fire(reason)``, which the daemon
-routes through the single-flight runner (``lored/cycles.py``). APScheduler's
+routes through the single-flight runner (``lored/daemon/cycles.py``). APScheduler's
 ``max_instances=1`` would silently drop overlapping triggers; that is acceptable
 only for *automatic* runs, and manual requests never go through APScheduler.
 """

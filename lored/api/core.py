@@ -1,5 +1,6 @@
-"""The ``Lore`` facade: the one API both the daemon and one-shot ``lorectl`` use.
+"""The core of the ``Lore`` facade: store, remote, engine, capture, sync, login, status.
 
+:class:`lored.api.facade.Lore` extends it with the archive and account operations.
 It owns the store, the (lazy) Lore Cloud remote, the worker pool and the sync engine.
 Heavy modules (crypto, aiohttp, the engine) are imported on first use so ``lorectl
 status`` stays light. Errors are LoreErrors; only lorectl turns them into exit codes.
@@ -11,7 +12,7 @@ import asyncio
 import os
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from lored.config import Settings, update_config
 from lored.errors import CorruptData, LoreError, NotLoggedIn
@@ -24,13 +25,13 @@ if TYPE_CHECKING:
     from lored.sync.engine import SyncEngine
 
 ProgressFn = Callable[[dict[str, Any]], None]
-__all__ = ["Lore", "ProgressFn", "SecretKind", "SecretProvider"]
+__all__ = ["LoreCore", "ProgressFn", "SecretKind", "SecretProvider"]
 
 #: a status call must answer promptly even when the server hangs
 _STATUS_TIMEOUT_S = 8.0
 
 
-class Lore:
+class LoreCore:
     """One machine's Lore: capture store + Lore Cloud sync. Open with :meth:`open`."""
 
     def __init__(self, settings: Settings, store: Store, secrets: SecretProvider,
@@ -42,11 +43,11 @@ class Lore:
         self._remote: Remote | None = remote
         self._engine: SyncEngine | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._creds = _load_creds(settings)
+        self._creds = load_creds_or_none(settings)
 
     @classmethod
     async def open(cls, settings: Settings, *, secrets: SecretProvider | None = None,
-                   remote: Remote | None = None) -> Lore:
+                   remote: Remote | None = None) -> Self:
         """Open the store; ``remote`` replaces HttpRemote (tests, in-process server)."""
         store = await Store.open(settings.paths.db_file)
         return cls(settings, store, secrets or no_secrets, remote)
@@ -74,7 +75,7 @@ class Lore:
         if self._remote is None:
             if self._creds is None:
                 raise NotLoggedIn()
-            from lored.cloud import HttpRemote
+            from lored.sync.http import HttpRemote
 
             self._remote = HttpRemote.from_credentials(
                 self._creds, insecure_http=self.settings.insecure_http)
@@ -134,9 +135,9 @@ class Lore:
     async def login(self, server_url: str, email: str, password: str, *,
                     insecure_http: bool = False, register: bool = False) -> dict[str, Any]:
         """Log this machine in (optionally registering first); stores the token (0600)."""
-        from lored.cloud import HttpRemote, check_url
         from lored.crypto.keycache import delete_key, load_key
         from lored.sync.credentials import save_credentials
+        from lored.sync.http import HttpRemote, check_url
 
         remote: Remote
         if self._injected is not None:
@@ -258,7 +259,7 @@ class Lore:
         return await self._get_remote().account()
 
 
-def _load_creds(settings: Settings) -> Credentials | None:
+def load_creds_or_none(settings: Settings) -> Credentials | None:
     try:
         return load_credentials(settings.paths)
     except NotLoggedIn:

@@ -1,0 +1,101 @@
+"""The ``Lore`` facade: the one API both the daemon and one-shot ``lorectl`` use.
+
+:class:`~lored.api.core.LoreCore` holds the store, the remote, the engine and the sync
+operations; this class adds what ``lorectl`` asks of the local archive (list, show,
+search, restore) and of the account (delete, key export / import, cloud reset). The
+operations live in modules below the facade (``lored.restore``, ``lored.api.account``)
+that never import it back, and heavy modules are imported on first use so ``lorectl
+status`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lored.api.core import LoreCore
+
+if TYPE_CHECKING:
+    from lored.model import Message
+    from lored.restore.place import RestoreResult
+    from lored.store import SessionRow
+
+__all__ = ["Lore"]
+
+
+class Lore(LoreCore):
+    """One machine's Lore: the archive, its capture and its Lore Cloud sync."""
+
+    # --- the local archive --------------------------------------------------------------
+    async def list_sessions(self, *, tool: str | None = None, project: str | None = None,
+                            machine: str | None = None, limit: int | None = None
+                            ) -> list[SessionRow]:
+        """Sessions newest first, filtered by tool, project substring and machine."""
+        return await self.store.list_sessions(tool=tool, project=project, machine=machine,
+                                              limit=limit)
+
+    async def show_session(self, id_or_prefix: str
+                           ) -> tuple[SessionRow, list[Message], str | None]:
+        """One session (a unique id prefix is enough), its messages, and its fork parent."""
+        from lored.capture.forks import forked_from
+
+        row = await self.store.find_session(id_or_prefix)
+        parent = forked_from(await self.store.load_payload(row.id)) if "@" in row.id else None
+        return row, await self.store.messages(row.id), parent
+
+    async def search(self, text: str, *, tool: str | None = None, project: str | None = None,
+                     machine: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Full-text hits (CLI.md search JSON), best first, optionally filtered."""
+        if not any((tool, project, machine)):
+            return await self.store.search(text, limit=limit)
+        # the store ranks over all sessions; keep the best hits of the chosen ones
+        allowed = {r.id for r in await self.store.list_sessions(tool=tool, project=project,
+                                                                machine=machine)}
+        hits = await self.store.search(text, limit=max(limit * 20, 1000))
+        return [h for h in hits if h["session_id"] in allowed][:limit]
+
+    async def restore_session(self, session_id: str, *, to: str | None = None,
+                              force: bool = False) -> RestoreResult:
+        """Write a session where its tool looks, paths mapped to this machine's checkout."""
+        from lored.restore.place import restore_session
+
+        return await restore_session(self.store, self.settings, session_id, to=to,
+                                     force=force)
+
+    # --- deleting ------------------------------------------------------------------------
+    async def delete_session(self, id_or_prefix: str, *, everywhere: bool = False
+                             ) -> dict[str, Any]:
+        """Delete a session here (remembered), and on Lore Cloud when ``everywhere``."""
+        from lored.api import account
+
+        return await account.delete_session(self, id_or_prefix, everywhere=everywhere)
+
+    async def undelete_session(self, session_id: str) -> dict[str, Any]:
+        """Forget a deliberate deletion and capture the session again if its file is here."""
+        from lored.api import account
+
+        return await account.undelete_session(self, session_id)
+
+    async def deleted_sessions(self) -> list[dict[str, Any]]:
+        """Sessions deleted here on purpose, newest first."""
+        from lored.api import account
+
+        return await account.deleted_sessions(self)
+
+    # --- the data key and the cloud copy ---------------------------------------------------
+    async def export_key(self) -> dict[str, Any]:
+        """``{key_id, account_id, recovery_key}`` of the account's checked data key."""
+        from lored.api import account
+
+        return await account.export_key(self)
+
+    async def import_key(self, text: str) -> dict[str, Any]:
+        """Verify a recovery key against the server's envelope and cache it here."""
+        from lored.api import account
+
+        return await account.import_key(self, text)
+
+    async def reset_cloud(self, confirm_email: str) -> dict[str, Any]:
+        """Erase the account's cloud data, then this machine's key cache and sync state."""
+        from lored.api import account
+
+        return await account.reset_cloud(self, confirm_email)
