@@ -19,8 +19,35 @@ attribute lookup and a falsy test. Points in the client:
 
 The server (``lorecloud/faults.py``, same protocol) has ``after-upload-before-commit``
 and ``after-commit-before-response``.
+
+``LORE_WEDGE=<point>`` is the other failure a supervisor must handle: at that point the
+process stops answering (the thread, and with it the event loop, blocks for good) but
+stays alive, as a deadlocked daemon does. ``LORE_WEDGE_ONCE_FILE`` works like
+``LORE_FAULT_ONCE_FILE``. Points: ``ipc-status`` (the daemon, on a status request) --
+tests/service uses it to show systemd's ``WatchdogSec`` kills and restarts a wedged lored.
 """
+
+from __future__ import annotations
+
+import os
+import time
 
 from loreproto.faults import EXIT_CODE, fault_point
 
-__all__ = ["EXIT_CODE", "fault_point"]
+__all__ = ["EXIT_CODE", "fault_point", "wedge_point"]
+
+_WEDGE = {p.strip() for p in os.environ.get("LORE_WEDGE", "").split(",") if p.strip()}
+_WEDGE_ONCE = os.environ.get("LORE_WEDGE_ONCE_FILE") or None
+
+
+def wedge_point(name: str) -> None:
+    """Block this thread forever here when the tests named this point (a no-op otherwise)."""
+    if not _WEDGE or name not in _WEDGE:
+        return
+    if _WEDGE_ONCE is not None:
+        try:
+            os.close(os.open(_WEDGE_ONCE, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            return
+    while True:  # alive but deaf: only a supervisor's watchdog gets it out of here
+        time.sleep(3600)

@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -31,6 +32,7 @@ from lored.daemon.ipc.runtime import (
 from lored.daemon.notify import Notifier
 from lored.daemon.scheduler import SyncScheduler
 from lored.errors import LoreError, SecretRequired
+from lored.faults import wedge_point
 from lored.logging import cycle_fields
 
 if TYPE_CHECKING:
@@ -95,6 +97,8 @@ class Daemon:
             await server.start()
             self._install_signals()
             self.scheduler = self._make_scheduler(self.settings)
+            if self._pause_file().exists():  # a pause outlives restarts (Atuin users asked)
+                self.scheduler.pause()
             self.scheduler.start()
             self._startup = asyncio.create_task(self._initial_import(), name="initial-import")
             log.info("lored_started", pid=os.getpid(), socket=str(sock_path),
@@ -309,6 +313,7 @@ class Daemon:
 
     async def status(self) -> dict[str, Any]:
         """The `lorectl status --json` document, with the scheduler's view of the daemon."""
+        wedge_point("ipc-status")
         assert self.lore is not None
         daemon = self.daemon_doc()
         doc: dict[str, Any] = await self.lore.status(daemon=daemon)
@@ -322,10 +327,19 @@ class Daemon:
         await self._reload_if_changed()
         return await self.runner.request(kind, progress, trigger="manual")
 
+    def _pause_file(self) -> Path:
+        """Present while automatic sync is paused; read at start, so a pause survives restarts."""
+        return self.settings.paths.data_dir / "daemon-paused"
+
     def pause(self) -> dict[str, Any]:
-        """Stop automatic cycles until resume (not persisted across restarts)."""
+        """Stop automatic cycles until resume (persisted: a restarted lored stays paused)."""
         if self.scheduler is not None:
             self.scheduler.pause()
+        try:
+            self.settings.paths.data_dir.mkdir(parents=True, exist_ok=True)
+            self._pause_file().touch(mode=0o600)
+        except OSError as err:
+            log.warning("pause_not_persisted", error=str(err))
         log.info("paused")
         self.notifier.status(self._status_line())
         return {"paused": True, "next_auto_sync": None}
@@ -334,6 +348,8 @@ class Daemon:
         """Restart automatic cycles."""
         if self.scheduler is not None:
             self.scheduler.resume()
+        with contextlib.suppress(FileNotFoundError):
+            self._pause_file().unlink()
         log.info("resumed")
         self.notifier.status(self._status_line())
         return {"paused": False, "next_auto_sync": self.next_auto_sync()}
