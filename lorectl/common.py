@@ -37,6 +37,13 @@ def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except Exception as exc:
+            from lored.api import corrupt_store_error
+
+            found = corrupt_store_error(exc)  # a damaged sessions.db found mid-command
+            if found is None:
+                raise
+            fail(found)
         raise AssertionError("unreachable")
 
     return wrapper

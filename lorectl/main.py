@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "key": "lorectl.commands.keys:key_group",
     # service manager integration (lorectl/commands/service.py)
     "service": "lorectl.commands.service:service_group",
+    # health checks and store repair (lorectl/commands/doctor.py)
+    "doctor": "lorectl.commands.doctor:doctor_cmd",
 }
 CLOUD_ALIASES = ("push", "pull", "sync", "status", "login", "logout", "register")
 

@@ -127,6 +127,19 @@ class CorruptData(LoreError):
     code = "corrupt"
 
 
+class CorruptStore(LoreError):
+    """This machine's sessions.db is damaged and cannot be read."""
+
+    code = "corrupt_store"
+    hint = ("run `lorectl doctor --repair`: it moves the damaged file aside and rebuilds "
+            "the archive from the tools' files and a pull")
+
+    @classmethod
+    def of(cls, path: object, exc: BaseException) -> CorruptStore:
+        """The error for ``path`` after SQLite raised ``exc`` (its text says what broke)."""
+        return cls(f"{path} is damaged ({exc})")
+
+
 class DaemonError(LoreError):
     """The Lore daemon reported an error."""
 

@@ -7,11 +7,17 @@ The names below are the public surface; value types are re-exported for renderin
 
 from __future__ import annotations
 
-from lored.api.core import ProgressFn, SecretKind, SecretProvider, load_creds_or_none
+from lored.api.core import (
+    ProgressFn,
+    SecretKind,
+    SecretProvider,
+    corrupt_store_error,
+    load_creds_or_none,
+)
 from lored.api.facade import Lore
 from lored.crypto.kdf import MIN_PASSPHRASE_LEN
 from lored.model import Message
 from lored.store.rows import SessionRow
 
 __all__ = ["MIN_PASSPHRASE_LEN", "Lore", "Message", "ProgressFn", "SecretKind",
-           "SecretProvider", "SessionRow", "load_creds_or_none"]
+           "SecretProvider", "SessionRow", "corrupt_store_error", "load_creds_or_none"]

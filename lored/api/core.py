@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self
 
 from lored.config import Settings, update_config
-from lored.errors import CorruptData, LoreError, NotLoggedIn
+from lored.errors import CorruptData, CorruptStore, LoreError, NotLoggedIn
 from lored.store import Store, utcnow
 from lored.sync.credentials import load_credentials
 from lored.sync.keys import SecretKind, SecretProvider, no_secrets
@@ -266,3 +266,8 @@ def load_creds_or_none(settings: Settings) -> Credentials | None:
         return None
 
 
+def corrupt_store_error(exc: BaseException) -> CorruptStore | None:
+    """The one-sentence error for SQLite finding sessions.db damaged mid-operation, else None."""
+    from lored.store.health import is_corruption
+
+    return CorruptStore("sessions.db is damaged (" + str(exc) + ")") if is_corruption(exc) else None

@@ -23,9 +23,10 @@ from typing import Any, cast
 import aiosqlite
 import zstandard
 
-from lored.errors import LoreError, UsageError
+from lored.errors import CorruptStore, LoreError, UsageError
 from lored.faults import fault_point
 from lored.model import Message, ParsedSession
+from lored.store.health import is_corruption
 from lored.store.rows import (
     PulledSession,
     PushCandidate,
@@ -123,14 +124,22 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fresh = not path.exists()
         db = await aiosqlite.connect(path, isolation_level=None)
-        if fresh:
-            os.chmod(path, 0o600)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=10000")
-        store = cls(db, path)
-        await store._migrate()
+        try:
+            if fresh:
+                os.chmod(path, 0o600)
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await db.execute("PRAGMA busy_timeout=10000")
+            store = cls(db, path)
+            await store._migrate()
+        except BaseException as exc:
+            # close the connection's worker thread, or the process never exits (it is
+            # not a daemon thread): a damaged file must fail at once, not hang
+            await db.close()
+            if is_corruption(exc):
+                raise CorruptStore.of(path, exc) from None
+            raise
         return store
 
     async def close(self) -> None:
