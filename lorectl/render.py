@@ -133,12 +133,16 @@ def table(
     stream = stream or sys.stdout
     if is_tty(stream):
         from rich.table import Table
+        from rich.text import Text
 
-        t = Table(title=title, show_edge=False, header_style="bold" if use_color(stream) else "")
+        # every cell is data (snippets, titles, paths): Text is never parsed as rich
+        # markup, so "[pagination]" or "[bold]" in a session stays exactly as written
+        t = Table(title=Text(title) if title else None, show_edge=False,
+                  header_style="bold" if use_color(stream) else "")
         for col in columns:
-            t.add_column(col, overflow="fold")
+            t.add_column(Text(col), overflow="fold")
         for row in rows:
-            t.add_row(*("" if c is None else str(c) for c in row))
+            t.add_row(*(Text("" if c is None else str(c)) for c in row))
         console(stream).print(t)
         return
     stream.write(plain_table(columns, rows, title=title))
