@@ -126,8 +126,13 @@ def _push_lines(doc: dict[str, Any]) -> None:
             click.echo(f"  {sid}")
         return
     n = int(doc.get("pushed") or 0)
-    click.echo(f"Pushed {_plural(n, 'session')} ({_size(doc.get('bytes_uploaded'))})."
-               if n else "Nothing to push.")
+    skipped = len(doc.get("skipped") or [])
+    if n:
+        click.echo(f"Pushed {_plural(n, 'session')} ({_size(doc.get('bytes_uploaded'))}).")
+    elif skipped:
+        click.echo(f"Nothing pushed: {_plural(skipped, 'session')} skipped (see above).")
+    else:
+        click.echo("Nothing to push.")
 
 
 def _pull_lines(doc: dict[str, Any]) -> None:
@@ -228,6 +233,8 @@ def render_status(doc: dict[str, Any]) -> str:
     out.append(key_values([
         ("Total sessions", local.get("total_sessions")),
         ("Pending sync", local.get("pending_sync")),
+        *([("Too large to sync", local["skipped_too_large"])]
+          if local.get("skipped_too_large") else []),
         ("Last sync", human_time(local.get("last_sync"))),
         ("Next auto-sync", human_time(nxt) if nxt else "Not scheduled"),
     ], indent=2))

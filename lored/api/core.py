@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 ProgressFn = Callable[[dict[str, Any]], None]
 __all__ = ["LoreCore", "ProgressFn", "SecretKind", "SecretProvider"]
 
+#: kv key: ids of own sessions the last push skipped as larger than the plan allows
+SKIPPED_TOO_LARGE = "push_skipped_too_large"
 #: a status call must answer promptly even when the server hangs
 _STATUS_TIMEOUT_S = 8.0
 
@@ -115,8 +117,27 @@ class LoreCore:
         """Upload new and changed sessions (CLI.md push JSON)."""
         result = await self.engine().push(dry_run_only=dry_run, progress=progress)
         if not dry_run:
+            await self._record_skipped(result)
             await self.store.kv_set("last_sync_at", utcnow())
         return result
+
+    async def _record_skipped(self, push: dict[str, Any]) -> None:
+        """Remember sessions too large for the plan: status counts them apart from pending."""
+        import json
+
+        ids = sorted(str(s.get("session_id")) for s in push.get("skipped") or []
+                     if s.get("reason") == "too_large")
+        await self.store.kv_set(SKIPPED_TOO_LARGE, json.dumps(ids))
+
+    async def _skipped_too_large(self) -> int:
+        """How many of the sessions the last push found too large are still pending."""
+        import json
+
+        raw = await self.store.kv_get(SKIPPED_TOO_LARGE)
+        ids = set(json.loads(raw)) if raw else set()
+        if not ids:
+            return 0
+        return len(ids & {c.session_id for c in await self.store.push_candidates()})
 
     async def pull(self, *, all: bool = False, progress: ProgressFn | None = None
                    ) -> dict[str, Any]:
@@ -128,6 +149,7 @@ class LoreCore:
     async def sync(self, *, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Pull, then push: ``{"pull": …, "push": …}``."""
         result = await self.engine().sync(progress=progress)
+        await self._record_skipped(result.get("push") or {})
         await self.store.kv_set("last_sync_at", utcnow())
         return result
 
@@ -201,6 +223,7 @@ class LoreCore:
     async def status(self, *, daemon: dict[str, Any] | None = None) -> dict[str, Any]:
         """CLI.md's status document; the cloud part degrades to an error when unreachable."""
         total, pending = await self.store.counts()
+        too_large = await self._skipped_too_large()
         times = [await self.store.kv_get(k) for k in ("last_sync_at", "last_push_at",
                                                        "last_pull_at")]
         key_id = self._key_id()
@@ -212,7 +235,8 @@ class LoreCore:
             "cloud": None,
             "local": {
                 "total_sessions": total,
-                "pending_sync": pending,
+                "pending_sync": max(0, pending - too_large),
+                "skipped_too_large": too_large,
                 "last_sync": max((t for t in times if t), default=None),
                 "next_auto_sync": (daemon.get("next_auto_sync")
                                    if running and key_id is not None else None),

@@ -66,10 +66,12 @@ class SyncEngine:
         """Upload new and changed own sessions; the first push sets up encryption."""
         candidates = await self.store.push_candidates()
         if not candidates:
-            if not dry_run_only and key is None and self.keys.cached() is None:
-                # the first push sets up encryption even when there is nothing to upload
-                # yet, so the daemon (which never prompts) can schedule from then on
-                await self._require(setup=True)
+            if not dry_run_only and key is None:
+                # "Nothing to push" is a claim about Lore Cloud, so it needs an answer from
+                # it (the key check, one request): with the server down the push fails
+                # instead. The first push also sets up encryption here even when there is
+                # nothing to upload yet, so the daemon (which never prompts) can schedule.
+                key = await self._require(setup=True)
                 candidates = await self.store.push_candidates()  # a new key re-sends all
             if not candidates:
                 return PushReport(dry_run=dry_run_only).to_json()
