@@ -21,9 +21,17 @@ Mode = Literal["push", "pull", "sync", "status", "import"]
 T = TypeVar("T")
 
 SETUP_BANNER = "First sync - set up encryption"
+SETUP_TEXT = (
+    "Your session content will be encrypted with a passphrase that only you know.\n"
+    "The cloud service cannot read your session content.\n"
+    "A forgotten passphrase cannot be recovered: after set-up, keep a copy of the key with "
+    "`lorectl key export`."
+)
 PROMPT_NEW = "Enter passphrase:"
 PROMPT_CONFIRM = "Confirm passphrase:"
-PROMPT_UNLOCK = "Enter your encryption passphrase to decrypt sessions:"
+UNLOCK_TEXT = "Enter your encryption passphrase to decrypt sessions:"
+PROMPT_UNLOCK = "Passphrase:"
+PROMPT_RETRY = "That passphrase does not open this account's key; try again."
 PROMPT_PASSWORD = "Password:"
 
 
@@ -39,12 +47,21 @@ def terminal_secrets(kind: SecretKind) -> str:
     from lored.errors import SecretRequired
 
     try:
+        at_terminal = not _env("LORE_PASSPHRASE") and sys.stdin.isatty()
         if kind == "new_passphrase":
-            if not _env("LORE_PASSPHRASE") and sys.stdin.isatty():
+            if at_terminal:
                 click.echo(SETUP_BANNER, err=True)
+                click.echo(SETUP_TEXT, err=True)
             return ask_secret("LORE_PASSPHRASE", PROMPT_NEW, confirm=PROMPT_CONFIRM,
                               min_len=MIN_PASSPHRASE_LEN)
         if kind == "passphrase":
+            if at_terminal:
+                click.echo(UNLOCK_TEXT, err=True)
+            return ask_secret("LORE_PASSPHRASE", PROMPT_UNLOCK)
+        if kind == "passphrase_retry":
+            if not at_terminal:  # the variable's value was wrong: asking again changes nothing
+                raise SecretRequired("no second try without a terminal")
+            click.echo(PROMPT_RETRY, err=True)
             return ask_secret("LORE_PASSPHRASE", PROMPT_UNLOCK)
         return ask_secret("LORE_PASSWORD", PROMPT_PASSWORD)
     except SecretRequired:

@@ -16,11 +16,20 @@ from lored.crypto.envelope import create_envelope, envelope_key_id, open_envelop
 from lored.crypto.kdf import check_new_passphrase, key_id, new_data_key
 from lored.crypto.keycache import CachedKey, delete_key, load_key, save_key
 from lored.crypto.secret import SecretBytes
-from lored.errors import EncryptionNotConfigured, LoreError, WrongKey, WrongPassphrase
+from lored.errors import (
+    EncryptionNotConfigured,
+    LoreError,
+    SecretRequired,
+    WrongKey,
+    WrongPassphrase,
+)
 from lored.sync.remote import EnvelopeConflict, Remote
 from lored.sync.reset import last_reset, raise_if_reset
 
-SecretKind = Literal["new_passphrase", "passphrase", "password"]
+#: ``passphrase_retry``: asked once after a wrong passphrase; a provider that cannot ask
+#: again (an environment variable, no terminal) raises SecretRequired and the
+#: WrongPassphrase stands
+SecretKind = Literal["new_passphrase", "passphrase", "passphrase_retry", "password"]
 #: asks for a secret; may raise SecretRequired (no terminal, no environment variable)
 SecretProvider = Callable[[SecretKind], str]
 
@@ -139,7 +148,14 @@ class KeyManager:
         return self._save(dk)
 
     async def _unlock(self, envelope: dict[str, Any], passphrase: str) -> CachedKey:
-        dk = await open_envelope(envelope, passphrase, self._account)
+        try:
+            dk = await open_envelope(envelope, passphrase, self._account)
+        except WrongPassphrase as wrong:
+            try:  # a person at a terminal gets a second try (a typo is the usual cause)
+                again = self._secrets("passphrase_retry")
+            except SecretRequired:
+                raise wrong from None
+            dk = await open_envelope(envelope, again, self._account)
         return self._save(dk)
 
     def _save(self, dk: SecretBytes) -> CachedKey:

@@ -1,8 +1,9 @@
 """The interactive prompts of issue 3, on a real pseudo-terminal.
 
-First push: ``First sync - set up encryption`` then ``Enter passphrase:`` /
-``Confirm passphrase:`` (≥ 8 characters, must match); pull on a new machine:
-``Enter your encryption passphrase to decrypt sessions:``.
+First push: ``First sync - set up encryption``, what the passphrase protects and that it
+cannot be recovered, then ``Enter passphrase:`` / ``Confirm passphrase:`` (≥ 8
+characters, must match); pull on a new machine: ``Enter your encryption passphrase to
+decrypt sessions:`` then ``Passphrase:``, with a second try after a wrong one.
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ def test_first_push_and_new_machine_prompts(tmp_path: Path, server: Any) -> None
 
     t = Terminal(a, "push")
     t.expect("First sync - set up encryption")
+    t.expect("Your session content will be encrypted with a passphrase that only you know.")
+    t.expect("The cloud service cannot read your session content.")
+    t.expect("A forgotten passphrase cannot be recovered")
+    t.expect("`lorectl key export`")
     t.expect("Enter passphrase: ")
     t.send("short")
     t.expect("at least 8 characters")
@@ -103,7 +108,8 @@ def test_first_push_and_new_machine_prompts(tmp_path: Path, server: Any) -> None
     b = LorectlMachine(tmp_path, "b", server_url=server.url)
     b.login(EMAIL)
     t = Terminal(b, "pull")
-    t.expect("Enter your encryption passphrase to decrypt sessions: ")
+    t.expect("Enter your encryption passphrase to decrypt sessions:")
+    t.expect("Passphrase: ")
     t.send("correct horse battery")
     assert t.finish() == 0, t.seen
     assert "Pulled 1 session" in t.seen
@@ -111,8 +117,30 @@ def test_first_push_and_new_machine_prompts(tmp_path: Path, server: Any) -> None
     c = LorectlMachine(tmp_path, "c", server_url=server.url)
     c.login(EMAIL)
     t = Terminal(c, "pull")
-    t.expect("Enter your encryption passphrase to decrypt sessions: ")
+    t.expect("Enter your encryption passphrase to decrypt sessions:")
+    t.expect("Passphrase: ")
     t.send("wrong horse battery")
+    t.expect("That passphrase does not open this account's key; try again.")
+    t.expect("Passphrase: ")
+    t.send("still the wrong one")
     assert t.finish() == 1
     assert "error: The passphrase does not open this account's encryption key" in t.seen
     assert c.json("sessions", "list") == []
+
+
+def test_a_typo_gets_a_second_try(tmp_path: Path, server: Any) -> None:
+    a = LorectlMachine(tmp_path, "a", server_url=server.url)
+    a.login(EMAIL)
+    a.write_session(native_id("typo"), lines("typo", 2))
+    a.json("import")
+    a.json("push")
+    b = LorectlMachine(tmp_path, "b", server_url=server.url)
+    b.login(EMAIL)
+    t = Terminal(b, "pull")
+    t.expect("Passphrase: ")
+    t.send("correct horse batery")
+    t.expect("try again.")
+    t.expect("Passphrase: ")
+    t.send(a.passphrase)
+    assert t.finish() == 0, t.seen
+    assert "Pulled 1 session" in t.seen
