@@ -130,6 +130,7 @@ async def session_page(request: web.Request) -> web.Response:
     session = await _session_or_404(request, user)
     session["delete_url"] = session_url(session["session_id"]) + "/delete"
     session["sealed_url"] = session_url(session["session_id"]) + "/sealed"
+    session["share_url"] = session_url(session["session_id"]) + "/shares"
     ctx = base_context(request, user, "sessions")
     ctx["s"] = session
     return page(request, "session.html", ctx)

@@ -7,7 +7,10 @@ exactly what a machine would upload.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import urllib.parse
 from dataclasses import dataclass
 
 from lored.crypto.envelope import wrap_key
@@ -59,3 +62,30 @@ def set_up_encryption(machine: Machine, passphrase: str) -> Keyed:
     status, doc = machine.call("PUT", "/v1/envelope", body)
     assert status == 200, (status, doc)
     return Keyed(machine, dk)
+
+
+def share_blob(share_id: str, key: bytes, doc: dict[str, object]) -> bytes:
+    """A share sealed as the browser seals it: 0x02 ‖ nonce ‖ AEAD(JSON, lore/v1/share)."""
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt
+
+    from lored.crypto.kdf import lp
+
+    nonce = os.urandom(24)
+    ad = b"lore/v1/share" + lp(share_id)
+    body = json.dumps({"v": 1, **doc}).encode()
+    return b"\x02" + nonce + crypto_aead_xchacha20poly1305_ietf_encrypt(body, ad, nonce, key)
+
+
+def create_share(machine: Machine, session_id: str, payload: bytes, tool: str,
+                 expires_in: int = 604800) -> tuple[str, str]:
+    """Create a share straight through ``POST /v1/shares``; -> (share_id, full link)."""
+    share_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    key = os.urandom(32)
+    blob = share_blob(share_id, key, {"tool": tool, "session_id": session_id,
+                                      "payload": payload.decode()})
+    query = urllib.parse.urlencode({"share_id": share_id, "session_id": session_id,
+                                    "expires_in": expires_in})
+    status, doc = machine.call("POST", "/v1/shares?" + query, blob, "application/octet-stream")
+    assert status == 201, (status, doc)
+    key_text = base64.urlsafe_b64encode(key).decode().rstrip("=")
+    return share_id, doc["url"] + "#" + key_text

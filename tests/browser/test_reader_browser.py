@@ -8,7 +8,10 @@ database, WAL and log hold no plaintext marker and no key.
 
 from __future__ import annotations
 
+import base64
 import json
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser.sealed import Keyed, set_up_encryption
+from tests.browser.sealed import Keyed, create_share, set_up_encryption
 from tests.browser.seed import login
 from tests.serverproc import ServerProc, start_server
 
@@ -207,3 +210,85 @@ def test_server_holds_no_plaintext_or_key(new_page: Any, world: World) -> None:
         for needle in (MARKER.encode(), dk, dk.hex().encode(), PASSPHRASE.encode(),
                        world.keyed.recovery.encode()):
             assert needle not in blob
+
+
+def reader_page(new_page: Any, url: str) -> Any:
+    """A fresh context without cookies opening a share link."""
+    page = new_page()
+    page.goto(url)
+    page.wait_for_selector("#share-view[data-state]", timeout=30_000)
+    return page
+
+
+def test_share_button_link_list_and_revoke(new_page: Any, world: World, shots: Any) -> None:
+    page = signed_in(new_page, world)
+    open_session(page, world, SID)
+    unlock(page, PASSPHRASE)
+    page.wait_for_selector("#reader[data-state=unlocked]", timeout=60_000)
+    page.click("#share")
+    page.wait_for_selector("#share-result:not([hidden])")
+    link = page.locator("#share-link").input_value()
+    share_id = page.locator("#reader").get_attribute("data-shared")
+    assert link.startswith(f"{world.url}/s/{share_id}#") and len(link.split("#")[1]) == 43
+    # a stranger: fresh context, no cookies
+    other = reader_page(new_page, link)
+    assert other.context.cookies() == []
+    assert other.locator("#share-view").get_attribute("data-state") == "open"
+    texts = other.locator("#messages > li").all_inner_texts()
+    assert len(texts) == 4 and MARKER in texts[0]
+    shots(other, "shared")
+    # the owner's list shows it with one view, then revokes it
+    page.goto(world.url + "/shares")
+    row = page.locator(f"tr[data-share-id='{share_id}']")
+    assert row.locator("td.num").inner_text() == "1"
+    assert row.locator("td.state").inner_text() == "active"
+    row.locator("button").click()
+    page.wait_for_url("**/shares?done=revoked")
+    assert page.locator(f"tr[data-share-id='{share_id}'] td.state").inner_text() == "revoked"
+    gone = new_page()
+    resp = gone.goto(link)
+    assert resp.status == 410
+    assert "revoked" in gone.locator("main").inner_text()
+    # the plaintext audit: after unlock, view and share, no marker, data key or share key
+    share_key = link.split("#")[1]
+    files = sorted(Path(world.server.data_dir).glob("lore.db*"))
+    blobs = [p.read_bytes() for p in files] + [Path(world.server.log_path).read_bytes()]
+    dk = world.keyed.data_key.reveal()
+    raw_key = base64.urlsafe_b64decode(share_key + "=")
+    for blob in blobs:
+        for needle in (MARKER.encode(), dk, share_key.encode(), raw_key):
+            assert needle not in blob
+
+
+def test_share_link_expired_and_tampered(new_page: Any, world: World) -> None:
+    payload = claude_payload()
+    # expired: a one-second share answers 410 once its time has passed
+    _sid, link = create_share(world.keyed.machine, SID, payload, "claude-code", expires_in=1)
+    deadline = time.monotonic() + 15
+    status = 200
+    while time.monotonic() < deadline:
+        page = new_page()
+        status = page.goto(link).status
+        if status == 410:
+            break
+        page.context.close()
+    assert status == 410
+    assert "expired" in page.locator("main").inner_text()
+    # tampered: flip one ciphertext byte in the server's database
+    share_id, link = create_share(world.keyed.machine, SID, payload, "claude-code")
+    ok = reader_page(new_page, link)
+    assert ok.locator("#share-view").get_attribute("data-state") == "open"
+    db = sqlite3.connect(Path(world.server.data_dir) / "lore.db")
+    (blob,) = db.execute("SELECT sealed FROM shares WHERE share_id = ?", (share_id,)).fetchone()
+    bad = bytearray(blob)
+    bad[40] ^= 0x01
+    db.execute("UPDATE shares SET sealed = ? WHERE share_id = ?", (bytes(bad), share_id))
+    db.commit()
+    db.close()
+    damaged = reader_page(new_page, link)
+    assert damaged.locator("#share-view").get_attribute("data-state") == "failed"
+    assert damaged.locator("#share-error").inner_text().startswith("This link is damaged")
+    assert damaged.locator("#messages > li").count() == 0
+    # a wrong key in the fragment is "damaged" too
+    wrong = reader_page(new_page, link.split("#")[0] + "#" + "A" * 43)
+    assert wrong.locator("#share-error").inner_text().startswith("This link is damaged")

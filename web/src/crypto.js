@@ -134,7 +134,21 @@ export function openSealed(key, sealed, ad) {
   }
 }
 
-/** Seal bytes for a share (same layout as a chunk): 0x01 ‖ nonce ‖ AEAD(zstd-less raw). */
+/** ad of a share: b"lore/v1/share" ‖ lp(share_id) (a blob cannot be moved to another id). */
+export function shareAd(shareId) {
+  return concat([enc.encode("lore/v1/share"), lp(shareId)]);
+}
+
+export function b64url(bytes) {
+  return bytesToB64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function fromB64url(text) {
+  const t = text.replace(/-/g, "+").replace(/_/g, "/");
+  return b64ToBytes(t + "=".repeat((4 - (t.length % 4)) % 4));
+}
+
+/** Seal a share: 0x02 ‖ nonce(24) ‖ XChaCha20-Poly1305(key, JSON bytes, shareAd) (no zstd). */
 export function sealRaw(key, plaintext, ad) {
   const nonce = sodium.randombytes_buf(24);
   const ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);

@@ -3,8 +3,9 @@
 // storage, cookies or the server. All text goes into the DOM as textContent.
 import * as c from "./crypto.js";
 import { parsePayload } from "./transcript.js";
+import { openShare, sealShare } from "./share.js";
 
-const state = { key: null, messages: [], epoch: 0 };
+const state = { key: null, messages: [], epoch: 0, payload: null };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, cls, text) {
@@ -85,6 +86,62 @@ function openAll(doc, dk) {
   return out;
 }
 
+async function renderAll(tool, payload, epoch) {
+  const list = $("messages");
+  list.replaceChildren();
+  await parsePayload(tool, payload, (batch) => {
+    if (epoch !== state.epoch) return; // locked meanwhile
+    const frag = document.createDocumentFragment();
+    for (const m of batch) frag.appendChild(renderMessage(m));
+    list.appendChild(frag);
+    state.messages.push(...batch);
+    $("msg-count").textContent = state.messages.length + " messages";
+  });
+}
+
+async function onShare() {
+  const root = $("reader");
+  if (!state.payload) return;
+  $("share").disabled = true;
+  try {
+    const { shareId, key, sealed } = sealShare({
+      tool: root.dataset.tool, session_id: root.dataset.sessionId || "",
+      payload: new TextDecoder().decode(state.payload),
+    });
+    const url = root.dataset.shareUrl + "?share_id=" + shareId + "&expires_in=604800";
+    const res = await fetch(url, { method: "POST", body: sealed, credentials: "same-origin",
+      headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": root.dataset.csrf } });
+    const doc = await res.json();
+    if (!res.ok) { showError("Sharing failed: " + ((doc.error && doc.error.message) || res.status)); return; }
+    $("share-link").value = doc.url + "#" + c.b64url(key);
+    $("share-result").hidden = false;
+    root.dataset.shared = doc.share_id;
+  } finally {
+    $("share").disabled = false;
+  }
+}
+
+async function startShareView() {
+  const root = $("share-view");
+  const shareId = location.pathname.split("/").pop();
+  const keyText = location.hash.slice(1);
+  const damaged = "This link is damaged: it does not open. Ask its owner to share the session again.";
+  const fail = (text) => { $("share-status").textContent = ""; $("share-error").textContent = text; root.dataset.state = "failed"; };
+  if (!keyText) { fail("This link is incomplete: the part after # (the key) is missing."); return; }
+  await c.ready();
+  const res = await fetch(root.dataset.sealedUrl, { cache: "no-store" });
+  if (res.status === 410) { fail("This link is no longer available (revoked or expired)."); return; }
+  if (!res.ok) { fail("The server could not hand out this share (HTTP " + res.status + ")."); return; }
+  const doc = openShare(shareId, keyText, new Uint8Array(await res.arrayBuffer()));
+  if (!doc) { fail(damaged); return; }
+  $("share-title").textContent = "Shared " + (doc.tool || "") + " session";
+  $("share-bar").hidden = false;
+  const epoch = ++state.epoch;
+  await renderAll(doc.tool, new TextEncoder().encode(doc.payload), epoch);
+  $("share-status").textContent = "";
+  root.dataset.state = "open";
+}
+
 async function onUnlock(ev) {
   ev.preventDefault();
   const root = $("reader");
@@ -105,20 +162,12 @@ async function onUnlock(ev) {
     if (!payload) { showError("This session's encrypted data is damaged: it does not open with your key."); return; }
     input.value = "";
     state.key = got.dk;
+    state.payload = payload;
     state.messages = [];
     const epoch = ++state.epoch;
     $("unlock-form").hidden = true;
     $("unlocked").hidden = false;
-    const list = $("messages");
-    list.replaceChildren();
-    await parsePayload(root.dataset.tool, payload, (batch) => {
-      if (epoch !== state.epoch) return; // locked meanwhile
-      const frag = document.createDocumentFragment();
-      for (const m of batch) frag.appendChild(renderMessage(m));
-      list.appendChild(frag);
-      state.messages.push(...batch);
-      $("msg-count").textContent = state.messages.length + " messages";
-    });
+    await renderAll(root.dataset.tool, payload, epoch);
     if (epoch === state.epoch) root.dataset.state = "unlocked";
   } catch (err) {
     showError("Unlocking failed in this browser: " + (err && err.message ? err.message : err));
@@ -131,11 +180,14 @@ async function onUnlock(ev) {
 function onLock() {
   if (state.key) state.key.fill(0);
   state.key = null;
+  state.payload = null;
   state.messages = [];
   state.epoch++;
   $("messages").replaceChildren();
   $("search").value = "";
   $("search-count").textContent = "";
+  $("share-result").hidden = true;
+  $("share-link").value = "";
   $("unlocked").hidden = true;
   $("unlock-form").hidden = false;
   $("reader").dataset.state = "locked";
@@ -153,10 +205,16 @@ function onSearch() {
 }
 
 function start() {
+  if ($("share-view")) {
+    $("search").addEventListener("input", onSearch);
+    startShareView().catch((err) => { $("share-error").textContent = "Opening failed in this browser: " + err; });
+    return;
+  }
   if (!$("reader")) return;
   $("reader").dataset.state = "locked";
   $("unlock-form").addEventListener("submit", onUnlock);
   $("lock").addEventListener("click", onLock);
+  $("share").addEventListener("click", () => { onShare().catch((err) => showError("Sharing failed: " + err)); });
   $("search").addEventListener("input", onSearch);
   window.addEventListener("pagehide", onLock);
 }
