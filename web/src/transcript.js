@@ -1,6 +1,11 @@
 // Payload formats of the captured tools -> a flat list of display messages.
 // Each message: {role, time, parts: [{kind: "text"|"tool_call"|"tool_result", name, text}]}.
-// The same fixtures feed the Python parsers in lored/capture (tests/browser/test_web_bundle.py).
+// The same fixtures feed the Python parsers in lored/capture (tests/browser/test_web_bundle.py),
+// and the format facts both need come from one file, lored/capture/formats.json.
+import FORMATS from "../../lored/capture/formats.json";
+
+const CODEX_INJECTED = FORMATS.codex.injected_user_prefixes;
+const CODEX_HIDDEN = FORMATS.codex.hidden_roles;
 
 function textOf(value) {
   if (value == null) return "";
@@ -37,6 +42,19 @@ export function fromClaude(rec) {
   return { role: onlyResults ? "tool" : (msg.role || rec.type), time: rec.timestamp || "", parts };
 }
 
+/** A Codex tool output: often a JSON string {"output", "metadata"} (as lored/capture/codex.py reads it). */
+function codexOutput(output) {
+  if (typeof output === "string") {
+    try {
+      const d = JSON.parse(output);
+      if (d && typeof d === "object" && !Array.isArray(d) && "output" in d) return textOf(d.output);
+    } catch { /* plain text */ }
+    return output;
+  }
+  if (output && typeof output === "object" && !Array.isArray(output)) return textOf(output.content ?? output.output);
+  return textOf(output);
+}
+
 /** One Codex rollout record (new `payload` form or the older flat one) -> message or null. */
 export function fromCodex(rec) {
   const item = rec.type === "response_item" ? rec.payload : (rec.payload ? null : rec);
@@ -44,14 +62,15 @@ export function fromCodex(rec) {
   const time = rec.timestamp || "";
   if (item.type === "message") {
     const text = (item.content || []).map((c) => c.text || "").join("\n");
-    if (!text || item.role === "developer" || item.role === "system") return null;
+    if (!text || CODEX_HIDDEN.includes(item.role)) return null;
+    if (item.role === "user" && CODEX_INJECTED.some((p) => text.trimStart().startsWith(p))) return null;
     return { role: item.role, time, parts: [{ kind: "text", text }] };
   }
   if (item.type === "function_call" || item.type === "local_shell_call" || item.type === "custom_tool_call") {
     return { role: "assistant", time, parts: [{ kind: "tool_call", name: item.name || "shell", text: item.arguments || item.input || JSON.stringify(item.action ?? {}, null, 2) }] };
   }
   if (item.type === "function_call_output" || item.type === "custom_tool_call_output") {
-    return { role: "tool", time, parts: [{ kind: "tool_result", name: "output", text: textOf(item.output) }] };
+    return { role: "tool", time, parts: [{ kind: "tool_result", name: "output", text: codexOutput(item.output) }] };
   }
   return null;
 }
