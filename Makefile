@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test lint unit demo bench soak clean
+.PHONY: test lint unit demo bench soak clean web web-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,21 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: $(STAMP) lint
+# the browser bundle (lorecloud/dashboard/static/lore-web.js) from web/ and its lockfile
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web: web/node_modules/.package-lock.json
+	cd web && node build.mjs
+
+# rebuild into a temp file and fail if it differs from the committed bundle
+web-check: web/node_modules/.package-lock.json
+	@tmp=$$(mktemp --suffix=.js) && (cd web && node build.mjs --out $$tmp) && \
+	  if cmp -s $$tmp lorecloud/dashboard/static/lore-web.js; then rm -f $$tmp; echo "web bundle: up to date"; \
+	  else rm -f $$tmp; echo "error: lorecloud/dashboard/static/lore-web.js differs from a fresh build of web/"; \
+	  echo "hint: run 'make web' and commit the bundle"; exit 1; fi
+
+test: $(STAMP) lint web-check
 	$(BIN)/pytest -q -p no:cacheprovider
 
 unit: $(STAMP)

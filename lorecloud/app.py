@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from lorecloud import shares
 from lorecloud.errors import ServiceError
 from lorecloud.routes import SERVICE, routes
 from lorecloud.service import SyncService
@@ -58,6 +59,7 @@ def create_app(svc: SyncService, *, dashboard: bool = True) -> web.Application:
     app = web.Application(middlewares=[api_errors], client_max_size=1024 * 1024)
     app[SERVICE] = svc
     app.add_routes(routes)
+    app.add_routes(shares.routes)
     if dashboard and importlib.util.find_spec("lorecloud.dashboard.adapter") is not None:
         from lorecloud.dashboard import setup_dashboard
 

@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "unlock": "lorectl.commands.cloud:unlock_cmd",
     # key management and deletion (lorectl/commands/keys.py)
     "key": "lorectl.commands.keys:key_group",
+    # share links (lorectl/commands/shares.py, issue 18)
+    "shares": "lorectl.commands.shares:shares_group",
     # service manager integration (lorectl/commands/service.py)
     "service": "lorectl.commands.service:service_group",
     # health checks and store repair (lorectl/commands/doctor.py)

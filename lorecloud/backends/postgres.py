@@ -29,6 +29,7 @@ from lorecloud.backends.base import (
     Usage,
 )
 from lorecloud.backends.dashboard_schema import POSTGRES_MIGRATION  # dashboard (issue 7)
+from lorecloud.backends.share_schema import POSTGRES_MIGRATION as SHARES_POSTGRES_MIGRATION
 
 _LOCK_ID = 0x4C4F5245  # "LORE": serialises concurrent migrations of several processes
 
@@ -73,6 +74,7 @@ MIGRATIONS: list[list[str]] = [
     [  # a covering index: the quota check of every pushed session reads usage from it
         "CREATE INDEX sessions_usage ON sessions (account_id, deleted, stored_bytes)",
     ],
+    SHARES_POSTGRES_MIGRATION,  # share links (issue 18): ciphertext, expiry, views
 ]
 
 _SESSION_SELECT = (

@@ -35,6 +35,7 @@ from lorecloud.backends.base import (
     Usage,
 )
 from lorecloud.backends.dashboard_schema import SQLITE_MIGRATION  # dashboard (issue 7)
+from lorecloud.backends.share_schema import SQLITE_MIGRATION as SHARES_SQLITE_MIGRATION
 
 MIGRATIONS: list[list[str]] = [
     [
@@ -75,6 +76,7 @@ MIGRATIONS: list[list[str]] = [
     [  # a covering index: the quota check of every pushed session reads usage from it
         "CREATE INDEX sessions_usage ON sessions (account_id, deleted, stored_bytes)",
     ],
+    SHARES_SQLITE_MIGRATION,  # share links (issue 18): ciphertext, expiry, views
 ]
 
 _SESSION_COLS = (

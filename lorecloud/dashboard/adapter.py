@@ -159,6 +159,26 @@ class ServiceDashboard:
         doc.update(_meta_fields(row.meta))
         return doc
 
+    async def sealed_session(self, account_id: str, session_id: str) -> dict[str, Any]:
+        """Envelope plus the session's sealed info and chunks (never opened here)."""
+        row = await self.service.backend.session(account_id, session_id)
+        if row is None or row.deleted:
+            raise NotFound(session_id)
+        text, _version = await self.service.backend.get_envelope(account_id)
+        refs = [(session_id, row.generation, i) for i in range(row.chunk_count)]
+        chunks = await self.service.backend.fetch_chunks(account_id, refs) if refs else []
+        if any(c is None for c in chunks):
+            raise NotFound(session_id)  # a newer generation replaced it meanwhile
+        return {
+            "account_id": account_id,
+            "envelope": json.loads(text) if text else None,
+            "session_id": row.session_id,
+            "origin_machine_id": row.origin_machine_id,
+            "generation": row.generation,
+            "info": row.info,
+            "chunks": chunks,
+        }
+
     async def storage_by_tool(self, account_id: str) -> list[dict[str, Any]]:
         """Sessions and stored bytes per tool."""
         rows = await self.sql.fetch_all(*queries.storage_by_tool(self.dialect, account_id))

@@ -1,6 +1,7 @@
 """Mounting the dashboard on an aiohttp app: routes, stylesheet, security headers.
 
-Routes (all HTML, no JavaScript; every response carries ``security.SECURITY_HEADERS``):
+Routes (HTML that works without JavaScript, plus the one same-origin bundle that
+unlocks and reads sessions in the tab; every response carries ``security.SECURITY_HEADERS``):
 
 ===================================  ===========================================
 ``GET  /``                           redirect to ``/sessions`` or ``/login``
@@ -13,7 +14,12 @@ Routes (all HTML, no JavaScript; every response carries ``security.SECURITY_HEAD
 ``GET  /account``                    plan, usage, storage by tool
 ``POST /account/password``           change the account password
 ``POST /account/delete-sessions``    confirm, then tombstone every session
+``GET  /sessions/{id}/sealed``       envelope + sealed chunks for the page's own decryption
+``POST /sessions/{id}/shares``       the Share button (body sealed in the tab)
+``GET  /shares``                     share links; ``POST /shares/{id}/revoke``
+``GET  /s/{id}``, ``/s/{id}/sealed`` the public share page and its ciphertext (410 when gone)
 ``GET  /static/dashboard.css``       the one stylesheet (and ``/static/favicon.svg``)
+``GET  /static/lore-web.js``         the browser bundle (SRI digest in the pages)
 ===================================  ===========================================
 """
 
@@ -25,7 +31,7 @@ from typing import Any, Final
 import structlog
 from aiohttp import web
 
-from lorecloud.dashboard import auth, security, views
+from lorecloud.dashboard import auth, reader, security, sharing, views
 from lorecloud.dashboard.ports import DashboardData
 from lorecloud.dashboard.render import CSS_FILE, STATIC, setup_templates
 
@@ -86,7 +92,14 @@ def mount_dashboard(app: web.Application, port: DashboardData) -> None:
         ("GET", "/account", views.account_page, "account"),
         ("POST", "/account/password", views.change_password, "account-password"),
         ("POST", "/account/delete-sessions", views.delete_all_sessions, "account-delete"),
+        ("GET", "/sessions/{session_id}/sealed", reader.sealed_session, "session-sealed"),
+        ("POST", "/sessions/{session_id}/shares", sharing.create_from_dashboard, "share-create"),
+        ("GET", "/shares", sharing.shares_page, "shares"),
+        ("POST", "/shares/{share_id}/revoke", sharing.revoke_share, "share-revoke"),
+        ("GET", "/s/{share_id}", sharing.share_page, "share"),
+        ("GET", "/s/{share_id}/sealed", sharing.share_sealed, "share-sealed"),
         ("GET", "/static/dashboard.css", stylesheet, "css"),
+        ("GET", "/static/lore-web.js", reader.make_js_handler(), "js"),
         ("GET", "/static/favicon.svg", favicon, "favicon"),
     ]
     for method, path, handler, name in routes:

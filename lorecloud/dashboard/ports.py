@@ -93,6 +93,12 @@ class DashboardData(Protocol):
     async def session(self, account_id: str, session_id: str) -> dict[str, Any]:
         """One live session's metadata; NotFound otherwise."""
 
+    async def sealed_session(self, account_id: str, session_id: str) -> dict[str, Any]:
+        """What the browser needs to open one live session itself: ``account_id``,
+        ``envelope`` (dict or None), ``session_id``, ``origin_machine_id``,
+        ``generation``, ``info`` (sealed bytes or None) and ``chunks`` (sealed bytes,
+        in index order). NotFound for tombstones and other accounts' sessions."""
+
     async def storage_by_tool(self, account_id: str) -> list[dict[str, Any]]:
         """Per tool: sessions and stored bytes, largest first."""
 

@@ -6,6 +6,7 @@ machine names) comes from clients and is shown verbatim, never as markup.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 from pathlib import Path
@@ -88,6 +89,10 @@ def setup_templates(app: web.Application) -> jinja2.Environment:
     env.filters["size"] = human_size
     env.filters["when"] = when
     env.globals["css_version"] = css_version()
+    js = STATIC / "lore-web.js"
+    env.globals["js_version"] = hashlib.sha256(js.read_bytes()).hexdigest()[:12]
+    env.globals["js_integrity"] = "sha384-" + base64.b64encode(
+        hashlib.sha384(js.read_bytes()).digest()).decode("ascii")
     return env
 
 

@@ -37,8 +37,11 @@ CSRF_FIELD: Final = "csrf"
 
 #: Sent with every dashboard response. No inline scripts or styles are allowed: the
 #: pages need neither, and so an injected tag cannot run even if escaping ever fails.
+#: Scripts come only from our origin (the SRI-pinned bundle); 'wasm-unsafe-eval' lets
+#: that bundle compile its own WebAssembly (Argon2id, libsodium), and nothing else.
 SECURITY_HEADERS: Final = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",

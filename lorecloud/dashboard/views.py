@@ -129,6 +129,8 @@ async def session_page(request: web.Request) -> web.Response:
     user = await require_user(request)
     session = await _session_or_404(request, user)
     session["delete_url"] = session_url(session["session_id"]) + "/delete"
+    session["sealed_url"] = session_url(session["session_id"]) + "/sealed"
+    session["share_url"] = session_url(session["session_id"]) + "/shares"
     ctx = base_context(request, user, "sessions")
     ctx["s"] = session
     return page(request, "session.html", ctx)

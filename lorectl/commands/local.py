@@ -76,8 +76,9 @@ def _machine_label(row: SessionRow, settings: Settings) -> str:
 def _add_deletion_commands() -> None:
     """`sessions delete|undelete|deleted` live in lorectl/commands/keys.py (issue 10)."""
     from lorectl.commands.keys import sessions_delete, sessions_deleted, sessions_undelete
+    from lorectl.commands.shares import sessions_share
 
-    for cmd in (sessions_delete, sessions_undelete, sessions_deleted):
+    for cmd in (sessions_delete, sessions_undelete, sessions_deleted, sessions_share):
         sessions_group.add_command(cmd)
 
 

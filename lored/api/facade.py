@@ -94,6 +94,25 @@ class Lore(LoreCore):
 
         return await account.import_key(self, text)
 
+    # --- share links (issue 18) -----------------------------------------------------------
+    async def share_session(self, id_or_prefix: str, expires: str = "7d") -> dict[str, Any]:
+        """Seal a session for a link -> ``{share_id, url, expires_at}`` (key in the fragment)."""
+        from lored.api import shares
+
+        return await shares.share_session(self, id_or_prefix, expires)
+
+    async def list_shares(self) -> list[dict[str, Any]]:
+        """The account's share links."""
+        from lored.api import shares
+
+        return await shares.list_shares(self)
+
+    async def revoke_share(self, share_id: str) -> dict[str, Any]:
+        """Revoke a share link (410 from now on)."""
+        from lored.api import shares
+
+        return await shares.revoke_share(self, share_id)
+
     async def reset_cloud(self, confirm_email: str) -> dict[str, Any]:
         """Erase the account's cloud data, then this machine's key cache and sync state."""
         from lored.api import account

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from lored.capture._common import Notes, as_str, flatten_text, iter_json_lines, norm_ts, span
 from lored.model import Message, ParsedSession
 
+FORMATS: dict[str, Any] = json.loads(
+    (Path(__file__).with_name("formats.json")).read_text(encoding="utf-8"))
+
 TOOL = "codex"
-#: injected context that arrives as "user" text but is not the user's words
-_INJECTED = ("<environment_context>", "<user_instructions>", "# AGENTS.md instructions")
+#: injected context that arrives as "user" text but is not the user's words; the list
+#: is shared with the browser's parser (lored/capture/formats.json)
+_INJECTED = tuple(FORMATS["codex"]["injected_user_prefixes"])
 _SILENT_ITEMS = frozenset({"compaction", "compacted", "ghost_snapshot", "other"})
 _SILENT_RECORDS = frozenset({"compacted", "state"})
 _UUID_AT_END = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.jsonl$")

@@ -15,7 +15,7 @@ import ipaddress
 import random
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -190,6 +190,24 @@ class HttpRemote:
     async def account(self) -> dict[str, Any]:
         """GET /v1/account."""
         return _obj(await self._call("GET", "/v1/account"))
+
+    # --- share links (issue 18) --------------------------------------------------------
+    async def create_share(self, share_id: str, session_id: str, sealed: bytes,
+                           expires_in: int) -> dict[str, Any]:
+        """POST /v1/shares -> {share_id, url, expires_at}."""
+        return _obj(await self._call(
+            "POST", "/v1/shares", data=sealed, content_type="application/octet-stream",
+            params={"share_id": share_id, "session_id": session_id,
+                    "expires_in": str(expires_in)}, retry=False))
+
+    async def list_shares(self) -> list[dict[str, Any]]:
+        """GET /v1/shares."""
+        shares = _obj(await self._call("GET", "/v1/shares")).get("shares")
+        return [s for s in shares if isinstance(s, dict)] if isinstance(shares, list) else []
+
+    async def revoke_share(self, share_id: str) -> None:
+        """DELETE /v1/shares/{id}."""
+        await self._call("DELETE", "/v1/shares/" + quote(share_id, safe=""))
 
     async def get_envelope(self) -> tuple[dict[str, Any] | None, int]:
         """GET /v1/envelope."""

@@ -94,6 +94,19 @@ class Remote(Protocol):
         """The account's key envelope and its version (``(None, 0)`` before setup)."""
         ...
 
+    async def create_share(self, share_id: str, session_id: str, sealed: bytes,
+                           expires_in: int) -> dict[str, Any]:
+        """Store a client-sealed share -> ``{share_id, url, expires_at}``."""
+        ...
+
+    async def list_shares(self) -> list[dict[str, Any]]:
+        """The account's share links."""
+        ...
+
+    async def revoke_share(self, share_id: str) -> None:
+        """Revoke a share link."""
+        ...
+
     async def put_envelope(self, envelope: dict[str, Any], expected_version: int) -> int:
         """Create (expected 0) or conditionally replace the envelope -> new version.
 

@@ -182,7 +182,7 @@ def test_sign_in_filter_sort_paginate_open(world: World, new_page: Any, shots: A
     page.goto(world.url + "/sessions")
     page.click("#sessions tbody tr:first-child td:first-child a")
     note = page.inner_text("#e2e-note")
-    assert "end-to-end encrypted" in note and "readable only in lorectl" in note
+    assert "end-to-end encrypted" in note and "in this tab only" in note
     body = page.inner_text("main")
     assert "aider:desk-14" in body and "/home/dev/dotfiles" in body and "desktop" in body
     shots(page, "05-session")
