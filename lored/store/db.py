@@ -1,4 +1,4 @@
-"""sessions.db: the local store of every session, own and pulled (aiosqlite, WAL).
+"""sessions.db: the local store of every session, own and pulled (SQLite, WAL).
 
 Each session keeps its raw payload (zstd), its parsed messages (with an FTS5 index),
 its push state (own sessions) or pull state (other machines' sessions). Writes that
@@ -18,14 +18,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import aiosqlite
 import zstandard
 
 from lored.errors import CorruptStore, LoreError, UsageError
 from lored.faults import fault_point
 from lored.model import Message, ParsedSession
+from lored.store.conn import Connection
 from lored.store.health import is_corruption
 from lored.store.rows import (
     PulledSession,
@@ -112,7 +112,7 @@ def fts_query(text: str) -> str:
 class Store:
     """Async access to sessions.db; one instance per process, safe across coroutines."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, db: Connection, path: Path) -> None:
         self._db = db
         self.path = path
         self._lock = asyncio.Lock()
@@ -123,7 +123,7 @@ class Store:
         """Open (creating and migrating as needed) the store at ``path``."""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fresh = not path.exists()
-        db = await aiosqlite.connect(path, isolation_level=None)
+        db = await Connection.open(path, isolation_level=None)
         try:
             if fresh:
                 os.chmod(path, 0o600)
@@ -162,7 +162,7 @@ class Store:
                 await db.execute(f"PRAGMA user_version={number}")
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Connection]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error)."""
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
@@ -246,7 +246,7 @@ class Store:
         sources = ([source] if source is not None else []) + list(extra_sources)
 
         def write(conn: sqlite3.Connection) -> str:
-            # on aiosqlite's thread: the whole transaction is one round trip
+            # on the connection's thread: the whole transaction is one round trip
             conn.execute("BEGIN IMMEDIATE")
             try:
                 existing = conn.execute(
@@ -274,13 +274,11 @@ class Store:
             return await self._on_connection_thread(write)
 
     async def _on_connection_thread(self, fn: Callable[[sqlite3.Connection], str]) -> str:
-        """Run ``fn`` with the sqlite3 connection on aiosqlite's thread (one hop).
+        """Run ``fn`` with the sqlite3 connection on its own thread (one hop).
 
-        The caller holds ``self._lock`` when ``fn`` writes. Uses aiosqlite's queue of
-        calls (``_execute``), the same one every ``execute`` goes through.
+        The caller holds ``self._lock`` when ``fn`` writes.
         """
-        call: Any = self._db._execute
-        return cast(str, await call(fn, self._db._conn))
+        return await self._db.run(fn)
 
     # --- reading ---------------------------------------------------------------
     async def load_payload(self, session_id: str) -> bytes:
@@ -523,7 +521,7 @@ class Store:
             await db.execute("DELETE FROM deleted WHERE session_id = ?", (session_id,))
 
 
-async def _kv_put(db: aiosqlite.Connection, key: str, value: str) -> None:
+async def _kv_put(db: Connection, key: str, value: str) -> None:
     await db.execute(
         "INSERT INTO kv(key, value) VALUES (?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -562,7 +560,7 @@ def _source_params(s: SourceState) -> tuple[Any, ...]:
     return (s.path, s.session_id, s.size, s.mtime_ns, s.inode, s.offset)
 
 
-async def _put_source(db: aiosqlite.Connection, s: SourceState) -> None:
+async def _put_source(db: Connection, s: SourceState) -> None:
     await db.execute(_PUT_SOURCE_SQL, _source_params(s))
 
 
@@ -584,7 +582,7 @@ def _session_params(
 
 
 async def _upsert_session(
-    db: aiosqlite.Connection,
+    db: Connection,
     p: ParsedSession,
     *,
     payload_len: int,
