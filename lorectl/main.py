@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "import": "lorectl.commands.local:import_cmd",
     "sessions": "lorectl.commands.local:sessions_group",
     "search": "lorectl.commands.local:search_cmd",
+    # continue a session here in its own tool (lorectl/commands/resume.py, issue 15)
+    "resume": "lorectl.commands.resume:resume_cmd",
     "config": "lorectl.commands.local:config_group",
     # cloud: account and sync (lorectl/commands/cloud.py)
     "login": "lorectl.commands.cloud:login_cmd",

@@ -199,7 +199,11 @@ def sessions_restore(session_id: str, to: str | None, force: bool, as_json: bool
         click.echo(f"{result.session_id} is already restored at {result.path}")
     how = "" if result.mapping == "--to" else f" (found by {result.mapping})"
     click.echo(f"Project: {result.project_path}{how}")
-    click.echo(f"Resume it with: cd {shlex.quote(result.project_path)} && {result.resume}")
+    if result.remembered:
+        click.echo(f"Remembered in config.toml: [projects] {result.remembered!r} = "
+                   f"{result.project_path!r}")
+    click.echo(f"Resume it with: cd {shlex.quote(result.project_path)} && {result.resume}"
+               f"   (or: lorectl resume {result.session_id})")
 
 
 def _compact(value: Any) -> str:

@@ -144,12 +144,30 @@ class LoreCore:
         """Download other machines' sessions (CLI.md pull JSON)."""
         result, _ = await self.engine().pull(all=all, progress=progress)
         await self.store.kv_set("last_sync_at", utcnow())
+        await self._auto_restore(result)
         return result
+
+    async def _auto_restore(self, pull: dict[str, Any]) -> None:
+        """``[restore] auto = true``: put freshly pulled sessions of projects that map to a
+        checkout here where their tools look, so the tools' own pickers show them."""
+        from lored.restore.place import auto_enabled, restore_pulled
+
+        if not auto_enabled(self.settings) or not pull.get("sessions"):
+            return
+        done, skipped = await restore_pulled(self.store, self.settings,
+                                             list(pull["sessions"]))
+        pull["restored"] = [r.to_json() for r in done]
+        if done or skipped:
+            import structlog
+
+            structlog.get_logger("lored").info("auto_restore", restored=len(done),
+                                               skipped=len(skipped))
 
     async def sync(self, *, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Pull, then push: ``{"pull": …, "push": …}``."""
         result = await self.engine().sync(progress=progress)
         await self._record_skipped(result.get("push") or {})
+        await self._auto_restore(result.get("pull") or {})
         await self.store.kv_set("last_sync_at", utcnow())
         return result
 

@@ -58,8 +58,46 @@ class Lore(LoreCore):
         """Write a session where its tool looks, paths mapped to this machine's checkout."""
         from lored.restore.place import restore_session
 
-        return await restore_session(self.store, self.settings, session_id, to=to,
-                                     force=force)
+        result = await restore_session(self.store, self.settings, session_id, to=to,
+                                       force=force)
+        if result.mapping == "--to":
+            return await self._remember_project(result)
+        return result
+
+    async def resume_session(self, session_id: str, *, to: str | None = None,
+                             force: bool = False, check_program: bool = True
+                             ) -> dict[str, Any]:
+        """Restore a session if needed and say how its tool resumes it here.
+
+        ``{"session_id","tool","cwd","command":[argv…],"restored_to"}`` (plus
+        ``"program"``: the command's full path, when ``check_program`` found it; a
+        missing program raises RestoreError naming what to install, after restoring).
+        """
+        from lored.restore.resume import find_program
+
+        result = await self.restore_session(session_id, to=to, force=force)
+        out: dict[str, Any] = {
+            "session_id": result.session_id, "tool": result.tool, "cwd": result.project_path,
+            "command": list(result.command), "restored_to": result.path,
+            "written": result.written, "mapping": result.mapping,
+        }
+        if check_program:
+            out["program"] = find_program(result.tool, list(result.command))
+        return out
+
+    async def _remember_project(self, result: RestoreResult) -> RestoreResult:
+        """A ``--to`` answer goes into ``[projects]`` so the user is asked once per project."""
+        import dataclasses
+
+        from lored.config import update_config
+
+        row = await self.store.find_session(result.session_id)
+        key = row.git_remote or result.origin_project_path
+        if not key or self.settings.projects.get(key) == result.project_path:
+            return result
+        update_config(self.settings.paths, {"projects": {key: result.project_path}})
+        self.settings.projects[key] = result.project_path
+        return dataclasses.replace(result, remembered=key)
 
     # --- deleting ------------------------------------------------------------------------
     async def delete_session(self, id_or_prefix: str, *, everywhere: bool = False

@@ -167,3 +167,34 @@ async def _is_copy(store: Store, session_id: str, content: bytes, path: str) -> 
         return True
     _, stored = split_header(await store.load_payload(session_id))
     return stored.startswith(content)
+
+
+async def resolve_rendered(
+    store: Store, machine_id: str, key: str, parsed: ParsedSession, payload: bytes
+) -> Held | Fork | None:
+    """:func:`resolve` for rendered sources (Gemini JSON, OpenCode, Aider).
+
+    Restore records the digest of exactly what capture renders for the restored
+    session under ``restored:<source>#<id here>`` (the id may differ from the origin's:
+    Aider's includes the history file's path). The same payload is still that session
+    (``Held``); a different one continued it (``Fork``). Without a record, an ordinary
+    capture (None).
+    """
+    raw = await store.kv_get(restored_key(f"{key}#{parsed.session_id}"))
+    try:
+        doc = json.loads(raw) if raw else None
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or not isinstance(doc.get("session_id"), str):
+        return None
+    base = str(doc["session_id"])
+    state = await store.remote_state(base)
+    if state is None or state.local:
+        return None
+    if doc.get("digest") == digest(payload):
+        return Held(base)
+    fid = fork_id(base, machine_id)
+    fhead = fork_header(fid, machine_id)
+    info, _ = split_header(fhead)
+    assert info is not None
+    return Fork(apply_header(parsed, info), fhead + payload, fhead)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lored.capture import claude, forks
 from lored.capture.discovery import DISCOVERERS, selected_tools
-from lored.capture.projects import git_remote
+from lored.capture.projects import git_remote, normalise_remote
 from lored.capture.registry import parse_payload
 from lored.capture.sources import Context, Source
 from lored.config import Settings
@@ -284,10 +284,12 @@ async def _parse(tool: str, payload: bytes, hint: str, report: ImportReport) -> 
         parsed = parse_payload(tool, payload, hint)
     path = parsed.project_path
     if parsed.git_remote is None and path:
-        # the remote groups one project's checkouts across machines (see projects.py)
+        # the remote groups one project's checkouts across machines (see projects.py);
+        # it travels in the sealed info, so a machine with the checkout elsewhere finds it
         if path not in report.remotes:
             report.remotes[path] = await asyncio.to_thread(git_remote, path)
         parsed.git_remote = report.remotes[path]
+    parsed.git_remote = normalise_remote(parsed.git_remote)
     return parsed
 
 
@@ -558,6 +560,15 @@ async def _import_rendered(
     for payload in payloads:
         try:
             parsed = await _parse(src.tool, payload, src.key, report)
+            # a session restored here from another machine: still its copy, or a fork
+            held = await forks.resolve_rendered(store, settings.machine_id, src.key,
+                                                parsed, payload)
+            if isinstance(held, forks.Held):
+                ids.append(held.session_id)
+                report.unchanged += 1
+                continue
+            if isinstance(held, forks.Fork):
+                parsed, payload = held.parsed, held.payload
             if await store.is_deleted(parsed.session_id):
                 continue
             status = await store.save_capture(parsed, payload, None, settings.machine_id)

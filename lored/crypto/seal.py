@@ -128,7 +128,7 @@ def open_chunk(data_key: SecretBytes, sealed: bytes, binding: Binding, index: in
 def seal_info(
     data_key: SecretBytes, info: dict[str, Any], binding: Binding, chunk_count: int
 ) -> bytes:
-    """Seal the private metadata (title, model, git branch, tool version) as UTF-8 JSON."""
+    """Seal the private metadata (title, model, git branch and remote, tool version) as JSON."""
     raw = json.dumps(info, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
     return seal(data_key, raw, binding.info_ad(chunk_count))
 

@@ -8,18 +8,21 @@ Mapping order (the first that answers wins):
 1. ``--to PATH``;
 2. ``[projects]`` in config.toml: a key equal to the origin project path, or a git
    remote (any spelling; compared normalised), mapped to a local path;
-3. the project's git remote, when known (a Codex transcript records it; for a Claude
-   Code transcript, another session from the same origin folder may): this machine's
-   checkout with the same normalised remote — the origin path itself if it exists here,
-   else the folder of a local session, a ``[projects]`` value or an Aider root;
+3. the project's git remote, when known (capture seals it into every session's info; a
+   Codex transcript records it too; for old sessions another session from the same
+   origin folder may): this machine's checkout with the same normalised remote — the
+   origin path itself if it exists here, else the folder of a local session of any
+   tool, a ``[projects]`` value, an Aider root, or a checkout found by a bounded scan of
+   the usual code roots (:mod:`lored.restore.scan`);
 4. the very same path, when it exists here and no remote says it is another project.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -136,7 +139,7 @@ def resolve_project(
                     hint="fix the [projects] entry, or choose the folder with --to PATH")
             return ProjectMapping(local, "config")
     if key is not None:
-        for path in _unique([origin_path, *candidates]):
+        for path in _unique(itertools.chain([origin_path], candidates)):
             if probe.is_dir(path) and normalise_remote(probe.remote_of(path)) == key:
                 return ProjectMapping(path, "git remote")
     if probe.is_dir(origin_path):
@@ -158,15 +161,14 @@ def _no_mapping(origin_path: str, remote: str | None) -> RestoreError:
         "its git remote, so its checkout here cannot be found", hint=hint)
 
 
-def _unique(paths: Iterable[str]) -> list[str]:
+def _unique(paths: Iterable[str]) -> Iterator[str]:
+    """Each path once, lazily (the candidates may end in a scan of the code roots)."""
     seen: set[str] = set()
-    out = []
     for p in paths:
         p = p.rstrip("/") or "/"
         if p not in seen:
             seen.add(p)
-            out.append(p)
-    return out
+            yield p
 
 
 def origin_remote(
@@ -194,8 +196,10 @@ def local_candidates(
     known: Iterable[tuple[str, str | None, str, bool]],
     config: Mapping[str, str],
     extra: Iterable[str] = (),
-) -> list[str]:
-    """Folders of this machine worth checking: own sessions' projects, then config values."""
+) -> Iterator[str]:
+    """Folders of this machine worth checking, lazily: the projects of every session this
+    machine captured (any tool), then config values, then ``extra`` (Aider roots, then a
+    bounded scan of the usual code roots)."""
     own = [path for path, _remote, _machine, local in known if local]
     conf = [os.path.expanduser(v) for v in config.values()]
-    return _unique([*own, *conf, *extra])
+    return _unique(itertools.chain(own, conf, extra))

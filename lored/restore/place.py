@@ -20,29 +20,31 @@ machine's own sessions).
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lored.capture import claude, forks, sources
 from lored.capture.projects import git_remote
 from lored.capture.registry import parse_payload
+from lored.restore import scan, targets
 from lored.restore.paths import (
     Probe,
     ProjectMapping,
     RestoreError,
-    claude_target,
-    codex_target,
     local_candidates,
     origin_remote,
-    parse_time,
     resolve_project,
 )
-from lored.restore.rewrite import PathMap, rewrite_transcript
+from lored.restore.resume import SUPPORTED, resume_command
+from lored.restore.rewrite import PathMap, aider_section, rewrite_transcript
 from lored.store.db import digest
 from lored.store.rows import SourceState
 
@@ -53,10 +55,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SUPPORTED", "RestoreError", "RestoreResult", "auto_enabled", "restore_pulled",
            "restore_session"]
-
-#: tools whose transcripts can be put back, with how to resume them
-SUPPORTED = {"claude-code": "claude --resume {id}", "codex": "codex resume {id}"}
-
 
 @dataclass(frozen=True)
 class RestoreResult:
@@ -71,7 +69,15 @@ class RestoreResult:
     mapping: str
     #: why an existing file was replaced or updated (None when there was none)
     replaced: str | None
-    resume: str
+    #: the tool's own resume command, run in ``project_path``
+    command: tuple[str, ...]
+    #: the ``[projects]`` entry a ``--to`` answer was remembered under (else None)
+    remembered: str | None = None
+
+    @property
+    def resume(self) -> str:
+        """The resume command as one shell line."""
+        return shlex.join(self.command)
 
     def to_json(self) -> dict[str, Any]:
         """``{"session_id","tool","path","project_path","written"}`` plus details."""
@@ -79,7 +85,7 @@ class RestoreResult:
             "session_id": self.session_id, "tool": self.tool, "path": self.path,
             "project_path": self.project_path, "written": self.written,
             "origin_project_path": self.origin_project_path, "mapping": self.mapping,
-            "replaced": self.replaced, "resume": self.resume,
+            "replaced": self.replaced, "resume": self.resume, "command": list(self.command),
         }
 
 
@@ -103,22 +109,32 @@ async def restore_session(
     if row.tool not in SUPPORTED:
         raise RestoreError(
             f"restore is not supported for {row.tool} sessions yet",
-            hint="only Claude Code and Codex sessions can be restored; read this one "
+            hint=f"these tools can be restored: {', '.join(SUPPORTED)}; read this one "
                  f"with `lorectl sessions show {row.id}`")
     _, transcript = forks.split_header(await store.load_payload(row.id))
     if row.tool == claude.TOOL and claude.has_parts(transcript):
         # sub-agent parts are Lore's own lines: put back only the session's own file
         transcript = claude.split_parts(transcript)[0].get(None, b"")
     parsed = parse_payload(row.tool, transcript)  # the transcript's own id and folder
-    mapping = await _map_project(store, settings, row, parsed, to)
+    mapping = await _map_project(store, settings, row, parsed, to, env)
     data = _rewrite(row.tool, transcript, parsed.project_path, mapping.local_path)
-    ctx = sources.Context(settings, dict(os.environ) if env is None else env)
-    target = _target(ctx, row.tool, parsed, mapping.local_path, tz)
-    written, replaced = await _place(store, row, target, data, force)
+    ctx = sources.Context(settings, dict(os.environ) if env is None else dict(env))
+    placement = _placement(ctx, row.tool, parsed, data, mapping.local_path, tz)
+    main = placement.main
+    written, replaced = await _place(store, row, main.path, main.data, force,
+                                     shared=not placement.append)
+    for extra in placement.files[1:]:
+        written = await asyncio.to_thread(_write_if_changed, extra) or written
+    if placement.append:
+        await _record(store, row.id, main.path, main.data, os.stat(main.path))
+    else:
+        ctx.known_projects.append(mapping.local_path)
+        await _record_rendered(store, ctx, row, placement)
     return RestoreResult(
-        session_id=row.id, tool=row.tool, path=str(target), project_path=mapping.local_path,
-        written=written, origin_project_path=parsed.project_path, mapping=mapping.how,
-        replaced=replaced, resume=SUPPORTED[row.tool].format(id=parsed.native_id))
+        session_id=row.id, tool=row.tool, path=str(main.path),
+        project_path=mapping.local_path, written=written,
+        origin_project_path=parsed.project_path, mapping=mapping.how, replaced=replaced,
+        command=tuple(resume_command(row.tool, placement.resume_id)))
 
 
 def auto_enabled(settings: Settings) -> bool:
@@ -158,13 +174,17 @@ async def restore_pulled(
 
 
 async def _map_project(store: Store, settings: Settings, row: SessionRow,
-                       parsed: ParsedSession, to: str | None) -> ProjectMapping:
+                       parsed: ParsedSession, to: str | None,
+                       env: Mapping[str, str] | None) -> ProjectMapping:
     known = await store.project_remotes()
-    remote = origin_remote(parsed.git_remote, parsed.project_path, row.origin_machine_id,
-                           known)
-    return resolve_project(
-        parsed.project_path, remote, to=to, config=settings.projects,
-        candidates=local_candidates(known, settings.projects, settings.aider_roots),
+    # the sealed info carries the remote a Claude Code transcript lacks (row.git_remote)
+    remote = origin_remote(parsed.git_remote or row.git_remote, parsed.project_path,
+                           row.origin_machine_id, known)
+    home = Path((env or os.environ).get("HOME") or Path.home())
+    extra = itertools.chain(settings.aider_roots, scan.checkouts(home))
+    return await asyncio.to_thread(
+        resolve_project, parsed.project_path, remote, to=to, config=settings.projects,
+        candidates=local_candidates(known, settings.projects, extra),
         probe=Probe(remote_of=git_remote))
 
 
@@ -176,20 +196,27 @@ def _rewrite(tool: str, transcript: bytes, old: str | None, new: str) -> bytes:
     except ValueError:
         raise RestoreError(f"the session's folder {old!r} cannot be moved to {new}",
                            hint="restore it without --to, or report the session") from None
+    if tool == "aider":
+        return aider_section(transcript, pm)
     return rewrite_transcript(tool, transcript, pm)[0]
 
 
-def _target(ctx: sources.Context, tool: str, parsed: ParsedSession, project: str,
-            tz: tzinfo | None) -> Path:
-    if tool == "claude-code":
-        return claude_target(sources.claude_root(ctx), project, parsed.native_id)
-    started = parse_time(parsed.started_at) or datetime.now(UTC)
-    return codex_target(sources.codex_home(ctx), parsed.native_id, started, tz)
+def _placement(ctx: sources.Context, tool: str, parsed: ParsedSession, data: bytes,
+               project: str, tz: tzinfo | None) -> targets.Placement:
+    if tool == "codex":
+        return targets.place_codex(ctx, parsed, data, project, tz)
+    place = {"claude-code": targets.place_claude, "gemini": targets.place_gemini,
+             "opencode": targets.place_opencode, "aider": targets.place_aider}[tool]
+    return place(ctx, parsed, data, project)
 
 
-async def _place(store: Store, row: SessionRow, target: Path, data: bytes, force: bool
-                 ) -> tuple[bool, str | None]:
-    """Write ``data`` at ``target`` unless it is there already: (written, why replaced)."""
+async def _place(store: Store, row: SessionRow, target: Path, data: bytes, force: bool,
+                 *, shared: bool = False) -> tuple[bool, str | None]:
+    """Write ``data`` at ``target`` unless it is there already: (written, why replaced).
+
+    ``shared``: the file also holds other sessions (Aider's history) or is rendered by
+    capture, so ``data`` extends what is there and capture learns of it by digest.
+    """
     try:
         existing: bytes | None = target.read_bytes()
     except FileNotFoundError:
@@ -199,22 +226,28 @@ async def _place(store: Store, row: SessionRow, target: Path, data: bytes, force
                            hint="check the folder's permissions") from None
     replaced = None
     if existing == data:
-        await _record(store, row.id, target, data, os.stat(target))
+        if not shared:
+            await _record(store, row.id, target, data, os.stat(target))
         return False, None
-    if existing is not None:
+    if existing is not None and not (shared and data.startswith(existing)):
         holder = await store.get_source(str(target))
         why = _difference(existing, data, holder.session_id if holder else None)
         await _guard_own(store, row, target, holder)
         if not data.startswith(existing) and not force:  # an older copy is just updated
             raise RestoreError(f"{target} already exists and {why}",
-                               hint="look at it first; --force replaces it")
+                               hint="look at it first; --force replaces it (the old "
+                                    "file is kept as .bak)")
+        if not data.startswith(existing):
+            await asyncio.to_thread(_keep_backup, target, existing)
+            why += f"; the old file is kept as {target.name}.bak"
         replaced = why
     tmp = target.with_name(f".{target.name}.lore-restore")
     try:
         st = _write_temp(tmp, data)
         # recorded before the file shows up under its name, so a capture pass running
         # meanwhile already knows it as the restored session and never takes it for new
-        await _record(store, row.id, target, data, st)
+        if not shared:
+            await _record(store, row.id, target, data, st)
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -224,6 +257,55 @@ async def _place(store: Store, row: SessionRow, target: Path, data: bytes, force
         tmp.unlink(missing_ok=True)
         raise
     return True, replaced
+
+
+def _keep_backup(target: Path, existing: bytes) -> None:
+    """``<file>.bak`` holds what ``--force`` replaced (0600, like every restored file)."""
+    bak = target.with_name(target.name + ".bak")
+    _write_temp(bak, existing)
+
+
+def _write_if_changed(f: targets.FileWrite) -> bool:
+    """Write a companion file (a marker, a registry, an OpenCode record) when it differs."""
+    try:
+        if f.path.read_bytes() == f.data:
+            return False
+    except OSError:
+        pass
+    tmp = f.path.with_name(f".{f.path.name}.lore-restore")
+    try:
+        _write_temp(tmp, f.data)
+        os.replace(tmp, f.path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RestoreError(f"cannot write {f.path}: {exc.strerror}",
+                           hint="check the folder's permissions and free space") from None
+    return True
+
+
+async def _record_rendered(store: Store, ctx: sources.Context, row: SessionRow,
+                           placement: targets.Placement) -> None:
+    """Tell capture which rendered payload here is the restored session (by digest).
+
+    Capture renders these files (it never reads them as an append-only transcript) and
+    may derive another id here (Aider's id includes the history file's path), so the
+    digest of exactly what it will render is kept under ``restored:<source>#<id>``.
+    """
+    from lored.capture.discovery import DISCOVERERS
+
+    src = next((s for s in await asyncio.to_thread(DISCOVERERS[row.tool], ctx)
+                if s.key == placement.source_key and s.render is not None), None)
+    if src is None or src.render is None:
+        return
+    payloads = await asyncio.to_thread(src.render)
+    for payload in payloads:
+        here = parse_payload(row.tool, payload)
+        body = payload.partition(b"\n")[2]
+        if here.native_id == placement.resume_id or (
+                placement.match is not None
+                and body.rstrip(b"\n") == placement.match.rstrip(b"\n")):
+            await store.kv_set(forks.restored_key(f"{placement.source_key}#{here.session_id}"),
+                               json.dumps({"session_id": row.id, "digest": digest(payload)}))
 
 
 async def _guard_own(store: Store, row: SessionRow, target: Path,

@@ -121,9 +121,49 @@ def _codex_prose_item(item: dict[str, Any]) -> bool:
     return not any(isinstance(t, str) and t.lstrip().startswith(_INJECTED) for t in texts)
 
 
+def gemini_record(rec: dict[str, Any], pm: PathMap) -> dict[str, Any]:
+    """A Gemini CLI record (chat document, metadata line or message) with paths moved.
+
+    A message's ``content`` and ``thoughts`` are the person's and the model's words;
+    tool calls (``toolCalls``: args, results) and metadata are moved.
+    """
+    if isinstance(rec.get("messages"), list):  # a whole chat document (older .json files)
+        return {k: [gemini_record(m, pm) if isinstance(m, dict) else m for m in v]
+                if k == "messages" else pm.deep(v) for k, v in rec.items()}
+    return {k: v if k in ("content", "thoughts", "displayContent") else pm.deep(v)
+            for k, v in rec.items()}
+
+
+def opencode_record(rec: dict[str, Any], pm: PathMap) -> dict[str, Any]:
+    """An OpenCode record (``session``/``message``/``part``) with paths moved, prose kept."""
+    part = rec.get("part")
+    if isinstance(part, dict) and part.get("type") in ("text", "reasoning"):
+        return rec
+    return dict(pm.deep(rec))
+
+
+def aider_section(section: bytes, pm: PathMap) -> bytes:
+    """An Aider history section with paths moved in its ``> `` status lines only.
+
+    The user's ``#### `` lines and the assistant's answer stay as written; Aider names
+    files relative to the repository, so mostly nothing changes.
+    """
+    if pm.identity or pm.old.encode() not in section:
+        return section
+    out = []
+    for line in section.split(b"\n"):
+        if line.startswith(b">"):
+            line = pm.sub(line.decode("utf-8", "surrogateescape")).encode(
+                "utf-8", "surrogateescape")
+        out.append(line)
+    return b"\n".join(out)
+
+
 RULES: dict[str, Callable[[dict[str, Any], PathMap], dict[str, Any]]] = {
     "claude-code": claude_record,
     "codex": codex_record,
+    "gemini": gemini_record,
+    "opencode": opencode_record,
 }
 
 

@@ -42,7 +42,7 @@ _THREAD_THRESHOLD = 256 * 1024
 _ROW_COLUMNS = (
     "id, tool, native_id, project_path, title, model, git_branch, started_at, ended_at, "
     "message_count, origin_machine_id, origin_machine_name, local, payload_length, "
-    "pushed_generation"
+    "pushed_generation, git_remote"
 )
 
 
@@ -99,7 +99,7 @@ def _row(r: Sequence[Any]) -> SessionRow:
         id=r[0], tool=r[1], native_id=r[2], project_path=r[3], title=r[4], model=r[5],
         git_branch=r[6], started_at=r[7], ended_at=r[8], message_count=r[9],
         origin_machine_id=r[10], origin_machine_name=r[11], local=bool(r[12]),
-        payload_length=r[13], pushed=r[14] > 0,
+        payload_length=r[13], pushed=r[14] > 0, git_remote=r[15],
     )
 
 
@@ -423,13 +423,15 @@ class Store:
         rows = await self._all(
             "SELECT id, tool, project_path, started_at, ended_at, message_count, payload_length, "
             "payload_hash, title, model, git_branch, tool_version, pushed_generation, "
-            "pushed_chunks, pushed_length, pushed_hash FROM sessions "
+            "pushed_chunks, pushed_length, pushed_hash, git_remote FROM sessions "
             "WHERE local = 1 AND dirty = 1 ORDER BY id"
         )
         out = []
         for r in rows:
             info = {k: v for k, v in zip(("title", "model", "git_branch", "tool_version"),
                                           r[8:12], strict=True) if v is not None}
+            if r[16]:  # the project's identity travels sealed: Claude Code's lacks it
+                info["git_remote"] = r[16]
             out.append(PushCandidate(
                 session_id=r[0], tool=r[1], project_path=r[2], started_at=r[3], ended_at=r[4],
                 message_count=r[5], payload_length=r[6], payload_hash=r[7], info=info,

@@ -43,6 +43,8 @@ class SessionRow:
     local: bool
     payload_length: int
     pushed: bool
+    #: the project's normalised git remote (``host/owner/repo``), when known
+    git_remote: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """CLI.md's `sessions list` object (fixed keys first, extras after)."""
@@ -60,6 +62,7 @@ class SessionRow:
             "git_branch": self.git_branch,
             "origin_machine_name": self.origin_machine_name,
             "payload_bytes": self.payload_length,
+            "git_remote": self.git_remote,
         }
 
 

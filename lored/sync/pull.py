@@ -103,7 +103,7 @@ def open_session(
     if parsed.session_id != e.session_id:
         raise CorruptData(f"its payload belongs to {parsed.session_id}")
     # the payload is the truth; the sealed info only fills what parsing cannot recover
-    for key in ("title", "model", "git_branch", "tool_version"):
+    for key in ("title", "model", "git_branch", "tool_version", "git_remote"):
         if getattr(parsed, key) is None and isinstance(info.get(key), str):
             setattr(parsed, key, info[key])
     return PulledSession(parsed, payload, e.origin_machine_id, e.origin_machine_name,

@@ -179,9 +179,11 @@ def test_pulled_sessions_resume_on_another_machine_and_forks_come_back(
                                   "--to", new, check=False))
     assert "already exists and differs" in err and "--force" in hint
     assert target.read_bytes() == b'{"type":"user","mine":true}\n'
-    err, hint = error_lines(b.run("sessions", "restore", gemini_sid, check=False))
-    assert err == "error: restore is not supported for gemini sessions yet"
-    assert "sessions show" in hint
     forced = b.run("sessions", "restore", f"claude-code:{elsewhere}", "--to", new, "--force",
                    "--json")
     assert "warning: replaced" in forced.stderr and json.loads(forced.stdout)["written"]
+    # the replaced file is kept beside it
+    assert target.with_name(target.name + ".bak").read_bytes() == b'{"type":"user","mine":true}\n'
+    # Gemini's session (its folder known only from A's .project_root) maps the same way
+    gem = b.json("sessions", "restore", gemini_sid)
+    assert gem["written"] and gem["project_path"] == new and gem["mapping"] == "git remote"

@@ -173,13 +173,21 @@ async def test_a_fork_never_replaces_this_machines_own_session(
 
 
 async def test_unsupported_tool_and_missing_mapping_are_refused(
-        store: Store, settings: Settings) -> None:
+        store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     payload = gemini.render_header("jsonl", "/p") + GEMINI.read_bytes()
     parsed = parse_payload("gemini", payload)
     await store.apply_pull_page([PulledSession(parsed, payload, OTHER, "a", 1, 1, 1)], [], 1)
     with pytest.raises(RestoreError) as err:
         await restore_session(store, settings, parsed.session_id)
+    assert err.value.message.startswith("/p does not exist on this machine")
+    # a tool this version cannot put back (every captured tool but these five)
+    import lored.restore.place as place
+
+    monkeypatch.setattr(place, "SUPPORTED", ("claude-code", "codex"))
+    with pytest.raises(RestoreError) as err:
+        await restore_session(store, settings, parsed.session_id)
     assert err.value.message == "restore is not supported for gemini sessions yet"
+    monkeypatch.undo()
     await pull(store, "claude-code", CLAUDE, seq=2)
     with pytest.raises(RestoreError) as err2:
         await restore_session(store, settings, SID)
@@ -241,11 +249,14 @@ def test_cli_prints_where_and_how_to_resume(settings: Settings, checkout: Path) 
     assert done.exit_code == 0, done.output
     assert f"Restored {SID} to " in done.output
     assert f"claude --resume {SID.split(':')[1]}" in done.output
+    assert "Remembered in config.toml: [projects]" in done.output
     again = runner.invoke(sessions_group, ["restore", SID[:16], "--to", str(checkout)])
     assert "already restored" in again.output
-    refused = runner.invoke(sessions_group, ["restore", SID])
-    assert refused.exit_code == 1
-    assert "error: " in refused.output and "hint: pass --to PATH" in refused.output
+    # the --to answer was remembered: asked once per project
+    remembered = runner.invoke(sessions_group, ["restore", SID])
+    assert remembered.exit_code == 0, remembered.output
+    assert "(found by config)" in remembered.output
+    assert ORIGIN in Path(settings.paths.config_file).read_text()
 
 
 async def test_auto_restore_after_pull_restores_only_what_maps(

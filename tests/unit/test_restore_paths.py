@@ -115,4 +115,4 @@ def test_remote_inferred_from_a_sibling_session_of_the_same_origin_folder() -> N
     assert origin_remote(None, A, "m-a", known) == REMOTE
     assert origin_remote("given", A, "m-a", known) == "given"
     assert origin_remote(None, A, "m-z", known) is None
-    assert local_candidates(known, {"k": "/conf"}, ["/aider"]) == [B, "/conf", "/aider"]
+    assert list(local_candidates(known, {"k": "/conf"}, ["/aider"])) == [B, "/conf", "/aider"]
