@@ -91,6 +91,8 @@ def cycle_fields(result: dict[str, Any] | None) -> dict[str, Any]:
         out["pulled"] = pull.get("pulled", 0)
         out["pull_failed"] = len(pull.get("failed") or [])
         out["bytes_down"] = pull.get("bytes_downloaded", 0)
+        if "restored" in pull:  # [restore] auto
+            out["restored"] = len(pull.get("restored") or [])
     if isinstance(push, dict):
         out["pushed"] = push.get("pushed", 0)
         out["push_skipped"] = len(push.get("skipped") or [])

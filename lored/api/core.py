@@ -156,12 +156,10 @@ class LoreCore:
             return
         done, skipped = await restore_pulled(self.store, self.settings,
                                              list(pull["sessions"]))
+        # reported in the pull's result (the daemon's cycle line counts them); never logs
+        # from here: one-shot lorectl prints JSON on stdout
         pull["restored"] = [r.to_json() for r in done]
-        if done or skipped:
-            import structlog
-
-            structlog.get_logger("lored").info("auto_restore", restored=len(done),
-                                               skipped=len(skipped))
+        pull["restore_skipped"] = [{"session_id": k, "message": v} for k, v in skipped.items()]
 
     async def sync(self, *, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Pull, then push: ``{"pull": …, "push": …}``."""

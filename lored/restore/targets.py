@@ -134,6 +134,10 @@ def place_gemini(ctx: sources.Context, parsed: ParsedSession, data: bytes, proje
     if kind is None:
         raise RestoreError("this Gemini session's payload has no Lore header",
                            hint="pull it again with a current Lore, then restore")
+    old = parsed.project_path
+    if kind == "json" and old and old != project:  # the document names its folder's hash
+        body = body.replace(hashlib.sha256(old.encode()).hexdigest().encode(),
+                            hashlib.sha256(project.encode()).hexdigest().encode())
     folder, extra = gemini_project_dir(ctx, project)
     started = parse_time(parsed.started_at) or datetime.now(UTC)
     native = safe_file_id(parsed.native_id)

@@ -88,7 +88,7 @@ def test_readme_commands_work_as_written(tmp_path: Path) -> None:
         calls = Path(env_a["FAKEBIN_LOG"]).read_text()
         assert "enable" in calls and "lored" in calls
 
-        everyday = run_lines(readme_block("Install the client", 2), env_a, tmp_path, subst)
+        everyday = run_lines(readme_block("Install the client", 1), env_a, tmp_path, subst)
         assert "Next auto-sync" in everyday and "pagination" in everyday.lower()
 
         # "On a second machine: lorectl login …, then lorectl pull"
@@ -100,9 +100,17 @@ def test_readme_commands_work_as_written(tmp_path: Path) -> None:
         ids = {s["id"] for s in json.loads(listed)}
         assert any(i.startswith("claude-code:3f2b") for i in ids)
         assert any(i.startswith("codex:") for i in ids)
-        (Path(env_b["HOME"]) / "src/webapp").mkdir(parents=True)
-        run_lines(readme_block("Install the client", 1), env_b, tmp_path, subst)
+        checkout = Path(env_b["HOME"]) / "src/webapp"
+        checkout.mkdir(parents=True)
+        # "Continue a session on another machine": tests/fakebin/claude records the exec
+        printed = run_lines(readme_block("Continue a session on another machine"), env_b,
+                            tmp_path, subst)
+        assert f"cd {checkout} && claude --resume 3f2b" in printed
         restored = list((Path(env_b["HOME"]) / ".claude/projects").rglob("3f2b*.jsonl"))
         assert len(restored) == 1 and '"cwd":"' + env_b["HOME"] in restored[0].read_text()
+        calls = [json.loads(ln) for ln in Path(env_b["FAKEBIN_LOG"]).read_text().splitlines()]
+        resumed = [c for c in calls if c["argv"][0] == "claude"]
+        assert len(resumed) == 1 and resumed[0]["cwd"] == str(checkout)
+        assert resumed[0]["argv"][1] == "--resume" and resumed[0]["argv"][2].startswith("3f2b")
     finally:
         server.stop()

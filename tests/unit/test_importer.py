@@ -206,8 +206,9 @@ async def test_git_remote_of_local_checkout_is_recorded(
         "message": {"content": "hi"}}).encode() + b"\n")
     assert (await import_all(store, settings)).imported == 1
     db = sqlite3.connect(settings.paths.db_file)
+    # stored normalised: the project's identity that travels in the sealed info
     assert db.execute("SELECT git_remote FROM sessions").fetchall() == [
-        ("git@example.com:a/w.git",)]
+        ("example.com/a/w",)]
     db.close()
 
 
