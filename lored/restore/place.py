@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from lored.capture import claude, forks, sources
 from lored.capture.projects import git_remote
 from lored.capture.registry import parse_payload
-from lored.restore import scan, targets
+from lored.restore import opencode_db, scan, targets
 from lored.restore.paths import (
     Probe,
     ProjectMapping,
@@ -121,17 +121,21 @@ async def restore_session(
     ctx = sources.Context(settings, dict(os.environ) if env is None else dict(env))
     placement = _placement(ctx, row.tool, parsed, data, mapping.local_path, tz)
     main = placement.main
-    written, replaced = await _place(store, row, main.path, main.data, force,
-                                     shared=not placement.append)
-    for extra in placement.files[1:]:
-        written = await asyncio.to_thread(_write_if_changed, extra) or written
+    if placement.db is not None:
+        written, replaced = await _place_db(row, placement.db, mapping.local_path, force)
+    else:
+        written, replaced = await _place(store, row, main.path, main.data, force,
+                                         shared=not placement.append)
+        for extra in placement.files[1:]:
+            written = await asyncio.to_thread(_write_if_changed, extra) or written
     if placement.append:
         await _record(store, row.id, main.path, main.data, os.stat(main.path))
     else:
         ctx.known_projects.append(mapping.local_path)
         await _record_rendered(store, ctx, row, placement)
     return RestoreResult(
-        session_id=row.id, tool=row.tool, path=str(main.path),
+        session_id=row.id, tool=row.tool, path=placement.source_key if placement.db
+        else str(main.path),
         project_path=mapping.local_path, written=written,
         origin_project_path=parsed.project_path, mapping=mapping.how, replaced=replaced,
         command=tuple(resume_command(row.tool, placement.resume_id)))
@@ -257,6 +261,38 @@ async def _place(store: Store, row: SessionRow, target: Path, data: bytes, force
         tmp.unlink(missing_ok=True)
         raise
     return True, replaced
+
+
+async def _place_db(row: SessionRow, w: targets.DbWrite, project: str, force: bool
+                    ) -> tuple[bool, str | None]:
+    """Insert the session into OpenCode's database unless it is there already."""
+    from lored.capture import opencode_io
+
+    if await asyncio.to_thread(opencode_db.write_session, w.path, project, w.project_id,
+                               w.session, list(w.records), replace=False):
+        return True, None
+    # already there: the same conversation is success, an older copy is brought up to
+    # date, anything else needs --force
+    sid = str(w.session["id"])
+    mine = [(k, r.get("id")) for k, r in w.records]
+    theirs: list[tuple[str, Any]] = []
+    for payload in await asyncio.to_thread(opencode_io.render_db, w.path):
+        first = json.loads(payload.partition(b"\n")[0])
+        if (first.get("session") or {}).get("id") == sid:
+            for line in payload.splitlines()[1:]:
+                rec = json.loads(line)
+                kind = "message" if "message" in rec else "part"
+                theirs.append((kind, rec[kind].get("id")))
+    if theirs == mine:
+        return False, None
+    grown = mine[:len(theirs)] == theirs
+    if not grown and not force:
+        raise RestoreError(f"{w.path} already holds OpenCode session {sid} and it differs "
+                           "from the restored one",
+                           hint="look at it in OpenCode first; --force replaces it")
+    await asyncio.to_thread(opencode_db.write_session, w.path, project, w.project_id,
+                            w.session, list(w.records), replace=True)
+    return True, None if grown else "differed from the restored session"
 
 
 def _keep_backup(target: Path, existing: bytes) -> None:

@@ -11,7 +11,8 @@ resume command takes. The formats are the tools' own (see docs/formats.md):
   where the project dir is the slug ``~/.gemini/projects.json`` gives the folder, else
   the sha256 of the folder's path (Gemini's ``Storage``/``ProjectRegistry``); a
   ``.project_root`` marker names the folder;
-- OpenCode: the JSON storage tree ``storage/session/<projectID>/<ses>.json``,
+- OpenCode: rows in ``opencode.db`` when it exists (1.2+, :mod:`lored.restore.opencode_db`),
+  else the JSON storage tree ``storage/session/<projectID>/<ses>.json``,
   ``message/<ses>/<msg>.json``, ``part/<msg>/<prt>.json``; the project id is the
   checkout's first root commit (``global`` outside git), as OpenCode computes it;
 - Aider: the session's section appended to ``.aider.chat.history.md`` in the checkout.
@@ -30,6 +31,7 @@ from typing import Any
 from lored.capture import aider, gemini, opencode, sources
 from lored.capture._common import canonical_json
 from lored.model import ParsedSession
+from lored.restore import opencode_db
 from lored.restore.paths import (
     RestoreError,
     claude_target,
@@ -50,6 +52,16 @@ class FileWrite:
 
 
 @dataclass(frozen=True)
+class DbWrite:
+    """A session restored into OpenCode's database instead of files."""
+
+    path: Path
+    project_id: str
+    session: dict[str, Any]
+    records: tuple[tuple[str, dict[str, Any]], ...]
+
+
+@dataclass(frozen=True)
 class Placement:
     """What restoring one session writes, and how capture will see it afterwards."""
 
@@ -63,6 +75,8 @@ class Placement:
     resume_id: str
     #: a shared file's bytes of this session (Aider: its section), to find it again
     match: bytes | None = None
+    #: OpenCode 1.2+: rows for ``opencode.db`` (then ``files`` is the tree not written)
+    db: DbWrite | None = None
 
     @property
     def main(self) -> FileWrite:
@@ -186,6 +200,10 @@ def place_opencode(ctx: sources.Context, parsed: ParsedSession, data: bytes, pro
         rid = safe_file_id(str(rec.get("id") or ""))
         owner = sid if kind == "message" else safe_file_id(str(rec.get("messageID") or ""))
         files.append(FileWrite(storage / kind / owner / f"{rid}.json", _pretty(rec)))
+    db = opencode_db.database(opencode_io.data_dir(ctx))
+    if db is not None:  # OpenCode 1.2+ reads only its database
+        return Placement(tuple(files), False, str(db), sid,
+                         db=DbWrite(db, pid, session, tuple(records)))
     return Placement(tuple(files), False, str(files[0].path), sid)
 
 
