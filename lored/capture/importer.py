@@ -120,6 +120,9 @@ async def import_all(
     )
     report = ImportReport()
     wanted = {os.path.abspath(p) for p in only} if only is not None else None
+    # one query instead of one per file: an unchanged corpus costs a stat per file
+    # (sources written during this pass are re-checked the ordinary way, see _unchanged)
+    seen = await store.source_states()
     pipe = _Pipeline(report)
     try:
         for name in selected_tools(ctx, tool):
@@ -131,6 +134,9 @@ async def import_all(
                 continue
             for src in found:
                 if wanted is not None and not _touched(src.files, wanted):
+                    continue
+                if src.append and _unchanged(seen, src):
+                    report.unchanged += 1
                     continue
                 if src.append:
                     await pipe.add(src, functools.partial(_plan_append, store, settings, src))
@@ -144,6 +150,28 @@ async def import_all(
     finally:
         await pipe.close()
     return report
+
+
+def _unchanged(seen: Mapping[str, SourceState], src: Source) -> bool:
+    """True when every file of an append source is as capture last recorded it.
+
+    The same test as the per-file checks in :func:`_plan_append` and
+    :func:`_plan_with_agents`, on the pass's snapshot. A snapshot row can only be stale
+    for a file this pass wrote, and such a file's recorded state is the one it has now;
+    anything else (a missing file, a row without a session) goes the ordinary way.
+    """
+    keys = [src.key] if len(src.files) == 1 else [str(f) for f in src.files]
+    for key, path in zip(keys, src.files, strict=True):
+        row = seen.get(key)
+        if row is None or not row.session_id:
+            return False
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        if (row.size, row.mtime_ns, row.inode) != (st.st_size, st.st_mtime_ns, st.st_ino):
+            return False
+    return True
 
 
 #: the store writes of one source, run in scan order after the reads of later sources

@@ -205,6 +205,13 @@ class Store:
         )
         return SourceState(*r) if r else None
 
+    async def source_states(self) -> dict[str, SourceState]:
+        """Every native file capture has recorded, by path (one query: a pass's snapshot)."""
+        rows = await self._all(
+            "SELECT path, session_id, size, mtime_ns, inode, offset FROM sources"
+        )
+        return {r[0]: SourceState(*r) for r in rows}
+
     async def save_source(self, source: SourceState) -> None:
         """Record a file's state without touching any session (e.g. nothing new in it)."""
         async with self.transaction() as db:

@@ -222,3 +222,32 @@ async def test_a_changed_folder_imports_the_files_below_it(
     assert report.imported == 0
     report = await import_all(store, settings, only={str(path.parent)})
     assert report.imported == 1
+
+
+async def test_unchanged_corpus_is_stat_only(
+    clean_env: Path, store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-import of unchanged files reads no file and asks the store once, not per file."""
+    path = claude_home(clean_env)
+    for n in range(20):  # more sessions in the same project folder
+        sid = f"00000000-0000-4000-8000-{n:012d}"
+        (path.parent / f"{sid}.jsonl").write_bytes(user_line(f"question {n}", sid))
+    assert (await import_all(store, settings)).imported == 21
+    calls: list[str] = []
+    real = store.get_source
+
+    async def counted(key: str):  # type: ignore[no-untyped-def]
+        calls.append(key)
+        return await real(key)
+
+    monkeypatch.setattr(store, "get_source", counted)
+    again = await import_all(store, settings)
+    assert again.to_json() == {"imported": 0, "updated": 0, "unchanged": 21, "errors": []}
+    assert again.bytes_read == 0 and calls == []
+    # one file grows after the snapshot of the last pass: still seen and read incrementally
+    with path.open("ab") as fh:
+        fh.write(user_line("and one more"))
+    grown = await import_all(store, settings)
+    assert grown.to_json() == {"imported": 0, "updated": 1, "unchanged": 20, "errors": []}
+    assert set(calls) == {str(path)}  # only the file that changed is looked up
+    assert (await store.messages(f"claude-code:{SID}"))[-1].text == "and one more"
