@@ -125,6 +125,8 @@ class Settings:
     sync_interval: int = DEFAULT_INTERVAL_S
     sync_auto: bool = True
     privacy_metadata: str = "full"  # "full" | "minimal"
+    privacy_redact: str = "sync"  # "sync" | "everywhere" | "off" (lored.secrets)
+    privacy_redact_allow: tuple[str, ...] = ()
     tools: tuple[str, ...] = ALL_TOOLS
     aider_roots: tuple[str, ...] = ()
     projects: dict[str, str] = field(default_factory=dict)
@@ -137,7 +139,8 @@ class Settings:
             "machine_name": self.machine_name,
             "server": {"url": self.server_url, "insecure_http": self.insecure_http},
             "sync": {"interval": self.sync_interval, "auto": self.sync_auto},
-            "privacy": {"metadata": self.privacy_metadata},
+            "privacy": {"metadata": self.privacy_metadata, "redact": self.privacy_redact,
+                        "redact_allow": list(self.privacy_redact_allow)},
             "capture": {"tools": list(self.tools), "aider_roots": list(self.aider_roots)},
             "projects": dict(self.projects),
         }
@@ -206,6 +209,7 @@ def load_settings(env: dict[str, str] | None = None, *, create: bool = True) -> 
     metadata = str(privacy.get("metadata", "full"))
     if metadata not in ("full", "minimal"):
         raise ConfigError(f'privacy.metadata must be "full" or "minimal", not {metadata!r}')
+    redact, redact_allow = _redact_settings(privacy)
     tools = capture.get("tools", list(ALL_TOOLS))
     if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
         raise ConfigError("capture.tools must be a list of tool names")
@@ -222,6 +226,8 @@ def load_settings(env: dict[str, str] | None = None, *, create: bool = True) -> 
         sync_interval=interval,
         sync_auto=bool(sync.get("auto", True)),
         privacy_metadata=metadata,
+        privacy_redact=redact,
+        privacy_redact_allow=redact_allow,
         tools=tuple(tools),
         aider_roots=tuple(str(p) for p in capture.get("aider_roots", [])),
         projects=(
@@ -229,6 +235,24 @@ def load_settings(env: dict[str, str] | None = None, *, create: bool = True) -> 
         ),
         raw=data,
     )
+
+
+def _redact_settings(privacy: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """``[privacy] redact`` and ``redact_allow``, validated (each allow entry compiles)."""
+    mode = privacy.get("redact", "sync")
+    if mode not in ("sync", "everywhere", "off"):
+        raise ConfigError(
+            f'privacy.redact must be "sync", "everywhere" or "off", not {mode!r}')
+    allow = privacy.get("redact_allow", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        raise ConfigError("privacy.redact_allow must be a list of regular expressions")
+    for a in allow:
+        try:
+            re.compile(a.encode())
+        except re.error as exc:
+            raise ConfigError(
+                f"privacy.redact_allow entry {a!r} is not a valid regex ({exc})") from None
+    return str(mode), tuple(allow)
 
 
 def write_secret(path: Path, data: bytes) -> None:
