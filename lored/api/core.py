@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from lored.config import Settings, update_config
 from lored.errors import CorruptData, CorruptStore, LoreError, NotLoggedIn
+from lored.secrets.policy import Policy
 from lored.store import Store, utcnow
 from lored.sync.credentials import load_credentials
 from lored.sync.keys import SecretKind, SecretProvider, no_secrets
@@ -97,8 +98,15 @@ class LoreCore:
                 self.store, self._get_remote(), account_id=self._creds.account_id,
                 machine_id=self.settings.machine_id, key_file=self.settings.paths.key_file,
                 secrets=self._secrets, pool=self._pool,
-                privacy_minimal=self.settings.privacy_metadata == "minimal")
+                privacy_minimal=self.settings.privacy_metadata == "minimal",
+                redaction=self.redaction_policy())
         return self._engine
+
+    def redaction_policy(self) -> Policy:
+        """``[privacy] redact`` / ``redact_allow`` as the secrets room's rules."""
+        mode = self.settings.privacy_redact
+        return Policy(mode if mode in ("sync", "everywhere", "off") else "sync",  # type: ignore[arg-type]
+                      self.settings.privacy_redact_allow)
 
     # --- capture ----------------------------------------------------------------------
     async def import_all(self, tool: str | None = None, *,

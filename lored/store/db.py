@@ -456,18 +456,40 @@ class Store:
         length: int,
         prefix_hash: str,
         seq: int | None,
+        source_length: int | None = None,
+        source_hash: str | None = None,
     ) -> None:
-        """Record a committed push; the session stays dirty if it grew meanwhile."""
+        """Record a committed push; the session stays dirty if it grew meanwhile.
+
+        ``source_*`` name the local payload the push was made from when what was pushed
+        differs from it (redacted secrets); by default the pushed bytes are the payload.
+        """
+        src_len = length if source_length is None else source_length
+        src_hash = prefix_hash if source_hash is None else source_hash
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE sessions SET pushed_generation = ?, pushed_chunks = ?, pushed_length = ?, "
                 "pushed_hash = ?, pushed_seq = ?, pushed_at = ?, "
                 "dirty = CASE WHEN payload_length = ? AND payload_hash = ? THEN 0 ELSE 1 END "
                 "WHERE id = ?",
-                (generation, chunk_count, length, prefix_hash, seq, utcnow(), length,
-                 prefix_hash, session_id),
+                (generation, chunk_count, length, prefix_hash, seq, utcnow(), src_len,
+                 src_hash, session_id),
             )
             await _kv_put(db, "last_push_at", utcnow())
+
+    async def mark_own_dirty(self, session_ids: Sequence[str] | None = None) -> int:
+        """Mark own pushed sessions (all, or these) for the next push to re-plan; returns
+        how many (redaction rules changed: the planner then rewrites only what differs)."""
+        sql = "UPDATE sessions SET dirty = 1 WHERE local = 1 AND pushed_generation > 0"
+        params: list[Any] = []
+        if session_ids is not None:
+            sql += f" AND id IN ({','.join('?' * len(session_ids))})"
+            params = list(session_ids)
+            if not params:
+                return 0
+        async with self.transaction() as db:
+            cur = await db.execute(sql, params)
+            return int(cur.rowcount)
 
     # --- pull ------------------------------------------------------------------
     async def remote_state(self, session_id: str) -> RemoteState | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lored.crypto.keycache import CachedKey
+from lored.secrets.policy import Policy
 from lored.sync.remote import Remote
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class RunContext:
     pool: ThreadPoolExecutor
     progress: ProgressFn | None = None
     privacy_minimal: bool = False
+    #: ``[privacy] redact``: what leaves the machine has its secrets redacted unless "off"
+    redaction: Policy | None = None
 
     async def cpu(self, fn: Callable[..., R], *args: Any) -> R:
         """Run CPU work (zstd, AEAD, hashing, parsing) in the worker pool.
