@@ -21,7 +21,10 @@ APP = "lore"
 MAX_SOCKET_PATH = 100
 
 DEFAULT_INTERVAL_S = 15 * 60
-ALL_TOOLS = ("claude-code", "codex", "gemini", "aider", "opencode")
+ALL_TOOLS = (
+    "claude-code", "codex", "gemini", "aider", "opencode",
+    "cline", "roo-code", "kilo-code", "continue", "copilot-chat", "cursor", "goose",
+)
 
 
 @dataclass(frozen=True)

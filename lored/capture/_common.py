@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 #: a single line above this size is skipped, not parsed: real transcript lines (even with
 #: pasted images) stay far below it, and json.loads on hundreds of MB would stall capture
@@ -164,3 +165,24 @@ def canonical_json(obj: Any) -> str:
     """Deterministic one-line JSON (sorted keys, no spaces): equal input, equal bytes."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       default=str)
+
+
+def uri_path(value: Any) -> str | None:
+    """A local folder from a ``file://`` URI or a plain path (editors store both)."""
+    if not isinstance(value, str) or not value:
+        return None
+    if value.startswith("file://"):
+        return unquote(urlparse(value).path) or None
+    if "://" in value:
+        return None  # a remote (ssh, wsl, codespace) folder has no local path here
+    return value
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (wrong types never crash a parser)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []

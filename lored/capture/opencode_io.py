@@ -33,10 +33,15 @@ def discover(ctx: Context) -> list[Source]:
     base = data_dir(ctx)
     out: list[Source] = []
     storage = base / "storage"
-    db = base / "opencode.db"
+    # ``opencode.db`` for the latest and beta channels, ``opencode-<channel>.db`` for the
+    # others (packages/opencode/src/storage/db.ts, getChannelPath)
+    dbs = [p for p in (base / "opencode.db", *sorted(base.glob("opencode-*.db")))
+           if p.is_file()]
     # OpenCode migrates the tree into the database and then only updates the database:
     # a session found in both is read from the database alone
-    in_db = _db_session_ids(db) if db.is_file() else set()
+    in_db: set[str] = set()
+    for db in dbs:
+        in_db |= _db_session_ids(db)
     if (storage / "session").is_dir():
         for path in sorted_files((storage / "session").glob("*/*.json")):
             if path.stem in in_db:
@@ -44,7 +49,7 @@ def discover(ctx: Context) -> list[Source]:
             files = _tree_files(storage, path)
             out.append(Source(opencode.TOOL, str(path), files, append=False,
                               render=functools.partial(_render_tree, storage, path)))
-    if db.is_file():
+    for db in dbs:
         wal = db.with_name(db.name + "-wal")
         files = (db, wal) if wal.is_file() else (db,)
         out.append(Source(opencode.TOOL, str(db), files, append=False,
@@ -138,8 +143,8 @@ def _normalise(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render_db(db_path: Path) -> list[bytes]:
-    """One payload per session in ``opencode.db`` (opened read-only)."""
+def render_db(db_path: Path, tool: str = opencode.TOOL) -> list[bytes]:
+    """One payload per session in ``opencode.db`` (opened read-only), or a derived tool's."""
     db = _connect(db_path)
     try:
         sessions = [_normalise(s) for s in _rows(db, "SELECT * FROM session ORDER BY id")]
@@ -152,7 +157,7 @@ def render_db(db_path: Path) -> list[bytes]:
             for p in _rows(db, "SELECT * FROM part WHERE session_id = ?", (sid,)):
                 part = _normalise(p)
                 parts.setdefault(str(part.get("messageID")), []).append(part)
-            payloads.append(opencode.render(s, messages, parts))
+            payloads.append(opencode.render(s, messages, parts, tool))
         return payloads
     finally:
         db.close()

@@ -8,11 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lored.capture import aider, claude, codex, forks, gemini, opencode
+from lored.capture import (
+    aider,
+    claude,
+    cline,
+    codex,
+    continue_dev,
+    copilot,
+    cursor,
+    forks,
+    gemini,
+    goose,
+    opencode,
+)
 from lored.errors import CorruptData
 from lored.model import ParsedSession
 
 Parser = Callable[[bytes, str | None], ParsedSession]
+
+def _kilo(payload: bytes, hint: str | None) -> ParsedSession:
+    """Kilo Code: older task folders (Cline's shape) or ``kilo.db`` (OpenCode's)."""
+    # canonical JSON sorts keys: a task payload starts with "api", OpenCode's with "format"
+    if payload.startswith(b'{"format":"%s"' % opencode.FORMAT.encode()):
+        return opencode.parse(payload, hint)
+    return cline.parse(payload, hint)
+
 
 #: tool name (as in ``settings.tools`` and session ids) -> pure parser
 PARSERS: dict[str, Parser] = {
@@ -21,6 +41,12 @@ PARSERS: dict[str, Parser] = {
     gemini.TOOL: gemini.parse,
     aider.TOOL: aider.parse,
     opencode.TOOL: opencode.parse,
+    **{tool: cline.parse for tool in cline.TOOLS},
+    "kilo-code": _kilo,
+    continue_dev.TOOL: continue_dev.parse,
+    copilot.TOOL: copilot.parse,
+    cursor.TOOL: cursor.parse,
+    goose.TOOL: goose.parse,
 }
 
 

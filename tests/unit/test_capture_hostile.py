@@ -46,7 +46,11 @@ GOOD: dict[str, Callable[[], bytes]] = {
 }
 LINE_TOOLS = sorted(GOOD)
 #: tools whose payloads are not line-oriented: their own hostile tests, listed here
-OWN_HOSTILE_TESTS: set[str] = {"aider"}  # test_capture_aider.py
+OWN_HOSTILE_TESTS: set[str] = {
+    "aider",  # test_capture_aider.py
+    # test_capture_newtools.py: one JSON document each, every field bent
+    "cline", "roo-code", "kilo-code", "continue", "copilot-chat", "cursor", "goose",
+}
 
 
 def test_every_registered_parser_has_hostile_coverage() -> None:
