@@ -205,6 +205,13 @@ class Store:
         )
         return SourceState(*r) if r else None
 
+    async def tool_counts(self) -> dict[str, tuple[int, str | None]]:
+        """tool -> (sessions captured on this machine, time of the newest capture)."""
+        rows = await self._all(
+            "SELECT tool, COUNT(*), MAX(updated_at) FROM sessions WHERE local = 1 GROUP BY tool"
+        )
+        return {r[0]: (int(r[1]), r[2]) for r in rows}
+
     async def source_states(self) -> dict[str, SourceState]:
         """Every native file capture has recorded, by path (one query: a pass's snapshot)."""
         rows = await self._all(
