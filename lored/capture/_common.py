@@ -161,6 +161,28 @@ def flatten_text(content: Any) -> str:
     return str(content)
 
 
+_WRAPPER = re.compile(r"^\s*<([a-z][\w-]*)[^>]*>.*?</\1>\s*", re.S)
+TITLE_CHARS = 80
+
+
+def prompt_title(texts: Iterator[str] | list[str], limit: int = TITLE_CHARS) -> str | None:
+    """The first real prompt among ``texts``, on one line and shortened, for a title.
+
+    Wrappers tools put around injected context (``<command-name>…</command-name>``,
+    ``<system-reminder>…``, ``<environment_context>…``) are not the person's words.
+    """
+    for text in texts:
+        while True:
+            stripped = _WRAPPER.sub("", text, count=1)
+            if stripped == text:
+                break
+            text = stripped
+        line = " ".join(text.split())
+        if line:
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return None
+
+
 def canonical_json(obj: Any) -> str:
     """Deterministic one-line JSON (sorted keys, no spaces): equal input, equal bytes."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,

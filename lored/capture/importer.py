@@ -23,7 +23,7 @@ from lored.capture.projects import git_remote, normalise_remote
 from lored.capture.registry import parse_payload
 from lored.capture.sources import Context, Source
 from lored.config import Settings
-from lored.errors import LoreError
+from lored.errors import CorruptData, LoreError
 from lored.model import ParsedSession
 from lored.store.db import PreparedCapture, prepare_capture
 from lored.store.rows import SourceState
@@ -51,6 +51,8 @@ class ImportReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     #: bytes read from the tools' files (growth reads only the new bytes)
     bytes_read: int = 0
+    #: unreadable records skipped in the sessions imported or updated in this pass
+    bad_records: int = 0
     #: ids of sessions imported or updated in this pass
     changed: list[str] = field(default_factory=list)
     #: git remotes looked up during this pass (project path -> remote URL)
@@ -83,6 +85,7 @@ class ImportReport:
         self.unchanged += other.unchanged
         self.errors.extend(other.errors)
         self.bytes_read += other.bytes_read
+        self.bad_records += other.bad_records
         self.changed.extend(other.changed)
 
     def error(self, path: str, exc: BaseException | str) -> None:
@@ -125,7 +128,13 @@ async def import_all(
     seen = await store.source_states()
     pipe = _Pipeline(report)
     try:
-        for name in selected_tools(ctx, tool):
+        # Aider's histories live in projects: look for them after every other tool has
+        # been read, in the projects this very pass found too
+        order = sorted(selected_tools(ctx, tool), key=lambda t: t == "aider")
+        for name in order:
+            if name == "aider":
+                await pipe.drain()
+                ctx.known_projects = sorted({*ctx.known_projects, *await store.project_paths()})
             try:
                 found = await asyncio.to_thread(DISCOVERERS[name], ctx)
             except Exception as exc:  # a broken tool folder must not stop the others
@@ -310,6 +319,10 @@ async def _parse(tool: str, payload: bytes, hint: str, report: ImportReport) -> 
         parsed = await asyncio.to_thread(parse_payload, tool, payload, hint)
     else:
         parsed = parse_payload(tool, payload, hint)
+    if not parsed.messages and parsed.bad_records:
+        # e.g. a .jsonl of random bytes: an empty session would be stored and pushed
+        raise CorruptData(f"none of its {parsed.bad_records} record(s) could be read, so it "
+                          "is not a session (is it a transcript of this tool?)")
     path = parsed.project_path
     if parsed.git_remote is None and path:
         # the remote groups one project's checkouts across machines (see projects.py);
@@ -342,6 +355,8 @@ def _save(
         status = await store.save_capture(parsed, payload, source, settings.machine_id,
                                           prepared, extra_sources or ())
         report.count(status, parsed.session_id)
+        if status != "unchanged":
+            report.bad_records += parsed.bad_records
 
     return commit
 
@@ -600,6 +615,8 @@ async def _import_rendered(
             if await store.is_deleted(parsed.session_id):
                 continue
             status = await store.save_capture(parsed, payload, None, settings.machine_id)
+            if status != "unchanged":
+                report.bad_records += parsed.bad_records
         except Exception as exc:  # one bad session of a shared file spares the others
             report.error(src.key, exc)
             continue

@@ -21,6 +21,7 @@ from lored.capture import (
     goose,
     opencode,
 )
+from lored.capture._common import prompt_title
 from lored.errors import CorruptData
 from lored.model import ParsedSession
 
@@ -63,6 +64,8 @@ def parse_payload(tool: str, payload: bytes, source_hint: str | None = None) -> 
         )
     fork, transcript = forks.split_header(payload)  # a fork's id lives in its payload
     parsed = parser(transcript, source_hint)
+    if not parsed.title:  # the tool's own title wins; else the first real prompt
+        parsed.title = prompt_title(m.text for m in parsed.messages if m.role == "user")
     if not parsed.native_id:
         raise CorruptData(f"{tool} payload names no session id")
     return parsed if fork is None else forks.apply_header(parsed, fork)
