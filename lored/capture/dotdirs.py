@@ -139,7 +139,7 @@ def discover_goose(ctx: Context) -> list[Source]:
     db = folder / "sessions.db"
     if db.is_file():
         wal = db.with_name(db.name + "-wal")
-        files = (db, wal) if wal.is_file() else (db,)
+        files = (db, wal)  # the -wal may hold most rows; it may come and go
         out.append(Source(goose.TOOL, str(db), files, append=False,
                           render=functools.partial(render_goose_db, db)))
     migrated = _goose_ids(db) if db.is_file() else set()

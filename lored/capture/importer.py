@@ -575,8 +575,15 @@ async def _append_parts(
 def _fingerprint(src: Source) -> tuple[int, int, int]:
     """(total size, newest mtime_ns, combined inodes) of a rendered source's files."""
     size = mtime = inode = 0
-    for f in src.files:
-        st = os.stat(f)
+    for n, f in enumerate(src.files):
+        try:
+            st = os.stat(f)
+        except FileNotFoundError:
+            if n == 0:
+                raise
+            continue  # e.g. a database's -wal, which SQLite creates and removes
+        if n and st.st_size == 0:
+            continue  # an empty -wal holds no rows (a reader may have just created it)
         size += st.st_size
         mtime = max(mtime, st.st_mtime_ns)
         inode = (inode * 1_000_003 + st.st_ino) % (1 << 62)

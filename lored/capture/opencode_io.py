@@ -51,7 +51,7 @@ def discover(ctx: Context) -> list[Source]:
                               render=functools.partial(_render_tree, storage, path)))
     for db in dbs:
         wal = db.with_name(db.name + "-wal")
-        files = (db, wal) if wal.is_file() else (db,)
+        files = (db, wal)  # the -wal may hold most rows; it may come and go
         out.append(Source(opencode.TOOL, str(db), files, append=False,
                           render=functools.partial(render_db, db)))
     return out

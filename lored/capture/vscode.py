@@ -132,7 +132,7 @@ def discover_tasks(tool: str, ctx: Context) -> list[Source]:
         db = kilo_data_dir(ctx) / "kilo.db"
         if db.is_file():  # since 2026 Kilo writes OpenCode's schema
             wal = db.with_name(db.name + "-wal")
-            out.append(Source(tool, str(db), (db, wal) if wal.is_file() else (db,),
+            out.append(Source(tool, str(db), (db, wal),
                               append=False,
                               render=functools.partial(opencode_io.render_db, db, tool)))
     if tool == "cline":

@@ -149,6 +149,6 @@ def discover_cursor(ctx: Context) -> list[Source]:
     if not db.is_file():
         return []
     wal = db.with_name(db.name + "-wal")
-    files = (db, wal) if wal.is_file() else (db,)
+    files = (db, wal)  # the -wal may hold most rows; it may come and go
     return [Source(cursor.TOOL, str(db), files, append=False,
                    render=functools.partial(render_cursor, user))]
