@@ -229,3 +229,37 @@ def test_every_field_with_a_wrong_type_never_raises(tmp_path: Path) -> None:
                 parse_payload(tool, junk)
             except CorruptData:
                 pass
+
+
+def _json_values():  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+    return st.recursive(leaf, lambda inner: st.lists(inner, max_size=4)
+                        | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                        max_leaves=20)
+
+
+def test_hypothesis_fuzz_of_every_new_parser(tmp_path: Path) -> None:
+    """Arbitrary JSON in any top-level field, or arbitrary bytes: no exception escapes."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from lored.errors import CorruptData
+
+    payloads = _good_payloads(tmp_path)
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.sampled_from(sorted(payloads)), _json_values(), st.binary(max_size=64),
+           st.integers(min_value=0, max_value=20))
+    def run(tool: str, value: object, junk: bytes, which: int) -> None:
+        doc = json.loads(payloads[tool])
+        keys = sorted(k for k in doc if k != "format")
+        doc[keys[which % len(keys)]] = value
+        for payload in (json.dumps(doc).encode(), junk, payloads[tool][:which] + junk):
+            try:
+                parse_payload(tool, payload)
+            except CorruptData:
+                pass  # refused with a reason (no session id left), never a crash
+
+    run()
