@@ -24,6 +24,7 @@ DEFAULT_INTERVAL_S = 15 * 60
 ALL_TOOLS = (
     "claude-code", "codex", "gemini", "aider", "opencode",
     "cline", "roo-code", "kilo-code", "continue", "copilot-chat", "cursor", "goose",
+    "qwen", "droid",
 )
 
 

@@ -164,3 +164,53 @@ def goose_session(db: sqlite3.Connection, sid: str = "20251124_1",
         db.execute("INSERT INTO messages (session_id, role, content_json, created_timestamp) "
                    "VALUES (?, ?, ?, ?)", (sid, role, json.dumps(content), 1764000000 + n))
     return f"goose:{sid}"
+
+
+def _jsonl(path: Path, records: list[dict]) -> Path:  # type: ignore[type-arg]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def qwen_chat(home: Path, sid: str = "7a7a7a7a-4444-4ddd-8eee-000000000004") -> str:
+    """A Qwen Code chat with a tool step and a rewound branch (one abandoned prompt)."""
+    base = {"sessionId": sid, "cwd": PROJECT, "version": "0.2.1", "gitBranch": "main"}
+
+    def rec(uuid: str, parent: str | None, kind: str, role: str, parts: list, n: int,
+            **more: object) -> dict:  # type: ignore[type-arg]
+        return {**base, "uuid": uuid, "parentUuid": parent, "type": kind,
+                "timestamp": f"2025-11-24T16:00:{n:02d}.000Z",
+                "message": {"role": role, "parts": parts}, **more}
+
+    _jsonl(home / ".qwen/projects/-home-dev-src-orbital/chats" / f"{sid}.jsonl", [
+        rec("u1", None, "user", "user", [{"text": "abandoned prompt"}], 0),
+        rec("u2", None, "user", "user", [{"text": "find the slow query"}], 1),
+        rec("a1", "u2", "assistant", "model", [{"functionCall": {
+            "id": "f1", "name": "grep", "args": {"pattern": "SELECT"}}}], 2,
+            model="qwen3-coder-plus"),
+        rec("t1", "a1", "tool_result", "user", [{"functionResponse": {
+            "id": "f1", "name": "grep", "response": {"output": "orders.sql:12"}}}], 3),
+        rec("a2", "t1", "assistant", "model", [{"thought": True, "text": "it scans"},
+                                                {"text": "orders.sql:12 scans the table."}], 4,
+            model="qwen3-coder-plus"),
+        {**base, "uuid": "s1", "parentUuid": "a2", "type": "system", "subtype": "custom_title",
+         "timestamp": "2025-11-24T16:00:05.000Z", "systemPayload": {"title": "Slow query"}},
+    ])
+    return f"qwen:{sid}"
+
+
+def droid_session(home: Path, sid: str = "d801d801-5555-4fff-8aaa-000000000005") -> Path:
+    """A Factory droid session file; returns its path (append-only)."""
+    return _jsonl(home / ".factory/sessions/-home-dev-src-orbital" / f"{sid}.jsonl", [
+        {"type": "session_start", "id": sid, "title": "Orders cleanup", "owner": "dev",
+         "cwd": PROJECT},
+        {"type": "message", "id": "m1", "timestamp": "2025-11-24T16:00:00.000Z",
+         "message": {"role": "user", "content": [{"type": "text", "text": "clean up orders"}]}},
+        {"type": "message", "id": "m2", "timestamp": "2025-11-24T16:00:03.000Z",
+         "message": {"role": "assistant", "model": "claude-sonnet-4", "content": [
+             {"type": "text", "text": "Reading it."},
+             {"type": "tool_use", "id": "t1", "name": "Read", "input": {"path": "o.py"}}]}},
+        {"type": "message", "id": "m3", "timestamp": "2025-11-24T16:00:04.000Z",
+         "message": {"role": "user", "content": [
+             {"type": "tool_result", "tool_use_id": "t1", "content": "def o(): ..."}]}},
+    ])

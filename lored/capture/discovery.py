@@ -26,6 +26,8 @@ DISCOVERERS: dict[str, Discoverer] = {
     "copilot-chat": vscode_chat.discover_copilot,
     "cursor": vscode_chat.discover_cursor,
     "goose": dotdirs.discover_goose,
+    "qwen": dotdirs.discover_qwen,
+    "droid": dotdirs.discover_droid,
 }
 
 #: tool -> directories worth watching for changes (they may not exist yet)
@@ -45,6 +47,8 @@ WATCH_ROOTS: dict[str, RootsOf] = {
     "copilot-chat": vscode_chat.copilot_watch_roots,
     "cursor": lambda ctx: [vscode_chat.cursor_user_dir(ctx) / "globalStorage"],
     "goose": lambda ctx: [dotdirs.goose_sessions_dir(ctx)],
+    "qwen": lambda ctx: [dotdirs.qwen_projects(ctx)],
+    "droid": lambda ctx: [dotdirs.droid_sessions(ctx)],
 }
 
 

@@ -1,4 +1,5 @@
-"""Tools that keep sessions in a folder of their own: Continue and Goose (I/O).
+"""Tools that keep sessions in a folder of their own: Continue, Goose, Qwen Code and
+Factory droid (I/O).
 
 Continue rewrites ``<id>.json`` whole on every save; Goose writes SQLite (WAL), which is
 opened read-only with its ``-wal`` (``mode=ro``: never ``immutable=1``, which would miss
@@ -14,7 +15,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from lored.capture import continue_dev, goose
+from lored.capture import continue_dev, droid, goose, qwen
 from lored.capture.sources import Context, Source, sorted_files
 from lored.capture.vscode import load_json
 
@@ -149,3 +150,28 @@ def discover_goose(ctx: Context) -> list[Source]:
         out.append(Source(goose.TOOL, str(p), (p,), append=False,
                           render=functools.partial(_render_goose_jsonl, p)))
     return out
+
+
+# --- Qwen Code and Factory droid: append-only JSONL, read from the last offset --------
+def qwen_projects(ctx: Context) -> Path:
+    """``~/.qwen/projects`` (``[capture] qwen_dir`` overrides ``~/.qwen``)."""
+    return ctx.tool_dir("qwen", None, ctx.home / ".qwen") / "projects"
+
+
+def discover_qwen(ctx: Context) -> list[Source]:
+    """Every chat file of every project."""
+    root = qwen_projects(ctx)
+    return [Source(qwen.TOOL, str(p), (p,), append=True)
+            for p in sorted_files(root.glob("*/chats/*.jsonl"))] if root.is_dir() else []
+
+
+def droid_sessions(ctx: Context) -> Path:
+    """``~/.factory/sessions`` (``[capture] droid_dir`` overrides ``~/.factory``)."""
+    return ctx.tool_dir("droid", None, ctx.home / ".factory") / "sessions"
+
+
+def discover_droid(ctx: Context) -> list[Source]:
+    """Every session file (``<uuid>.jsonl``; the ``.settings.json`` beside it is not one)."""
+    root = droid_sessions(ctx)
+    return [Source(droid.TOOL, str(p), (p,), append=True)
+            for p in sorted_files(root.glob("*/*.jsonl"))] if root.is_dir() else []

@@ -16,10 +16,12 @@ from lored.capture import (
     continue_dev,
     copilot,
     cursor,
+    droid,
     forks,
     gemini,
     goose,
     opencode,
+    qwen,
 )
 from lored.capture._common import prompt_title
 from lored.errors import CorruptData
@@ -48,6 +50,8 @@ PARSERS: dict[str, Parser] = {
     copilot.TOOL: copilot.parse,
     cursor.TOOL: cursor.parse,
     goose.TOOL: goose.parse,
+    qwen.TOOL: qwen.parse,
+    droid.TOOL: droid.parse,
 }
 
 

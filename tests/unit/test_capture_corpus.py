@@ -40,6 +40,8 @@ def _every_fixture(home: Path) -> int:
     nt.continue_session(home)
     nt.copilot_session(home)
     nt.cursor_db(home)
+    nt.qwen_chat(home)
+    nt.droid_session(home)
     db = sqlite3.connect(nt.goose_db(home))
     nt.goose_session(db)
     db.commit()
@@ -56,7 +58,8 @@ async def test_every_fixture_twice_second_pass_unchanged(
     captured = first.imported + first.updated
     tools = {r.tool for r in await store.list_sessions()}
     assert tools == {"claude-code", "codex", "gemini", "aider", "cline", "roo-code",
-                     "kilo-code", "continue", "copilot-chat", "cursor", "goose"}
+                     "kilo-code", "continue", "copilot-chat", "cursor", "goose", "qwen",
+                     "droid"}
     assert captured == len(await store.list_sessions())
     second = await import_all(store, settings)
     assert second.to_json() == {"imported": 0, "updated": 0, "unchanged": captured,

@@ -40,9 +40,28 @@ def _opencode() -> bytes:
     return opencode.render(SESSION, MESSAGES, PARTS)
 
 
+def _qwen() -> bytes:
+    import tempfile
+
+    from tests import newtools
+
+    home = Path(tempfile.mkdtemp())
+    newtools.qwen_chat(home)
+    return next(home.rglob("*.jsonl")).read_bytes()
+
+
+def _droid() -> bytes:
+    import tempfile
+
+    from tests import newtools
+
+    return newtools.droid_session(Path(tempfile.mkdtemp())).read_bytes()
+
+
 #: tool -> a valid line-oriented payload
 GOOD: dict[str, Callable[[], bytes]] = {
     "claude-code": _claude, "codex": _codex, "gemini": _gemini, "opencode": _opencode,
+    "qwen": _qwen, "droid": _droid,
 }
 LINE_TOOLS = sorted(GOOD)
 #: tools whose payloads are not line-oriented: their own hostile tests, listed here

@@ -263,3 +263,29 @@ def test_hypothesis_fuzz_of_every_new_parser(tmp_path: Path) -> None:
                 pass  # refused with a reason (no session id left), never a crash
 
     run()
+
+
+async def test_qwen_chain_after_a_rewind(clean_env: Path, store: Store, settings: Settings) -> None:
+    sid = nt.qwen_chat(clean_env)
+    row, msgs = await _imported(store, settings, sid)
+    assert [m.role for m in msgs] == ["user", "tool", "assistant"]  # the rewound prompt is gone
+    assert msgs[0].text == "find the slow query"
+    assert msgs[2].extra["tool_calls"][0]["name"] == "grep"
+    assert row.title == "Slow query" and row.model == "qwen3-coder-plus"
+    assert row.project_path == nt.PROJECT
+
+
+async def test_droid_session_grows_by_its_tail(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    path = nt.droid_session(clean_env)
+    row, msgs = await _imported(store, settings, "droid:d801d801-5555-4fff-8aaa-000000000005")
+    assert [m.role for m in msgs] == ["user", "assistant", "tool"]
+    assert row.title == "Orders cleanup" and row.project_path == nt.PROJECT
+    extra = (json.dumps({"type": "message", "id": "m4", "timestamp": "2025-11-24T16:01:00Z",
+                         "message": {"role": "user", "content": "and the tests?"}}) + "\n").encode()
+    with path.open("ab") as fh:
+        fh.write(extra)
+    report = await import_all(store, settings)
+    assert report.to_json()["updated"] == 1
+    assert report.bytes_read <= len(extra) + 2 * 64  # only the new tail was read

@@ -1,11 +1,11 @@
-"""The seven newer tools, end to end with real processes.
+"""The newer tools, end to end with real processes.
 
-A running ``lored`` captures Cline, Roo Code, Kilo Code, Continue, Copilot Chat, Cursor
-and Goose sessions from a fresh HOME, and keeps capturing while the tools write: a Goose
-row that sits only in the database's ``-wal`` (a writer holds it open, no checkpoint)
-and a Cline task file rewritten whole. Then two machines sync them through a real
-``lore-server``; the payload alone rebuilds every session on the machine without the
-tools.
+A running ``lored`` captures Cline, Roo Code, Kilo Code, Continue, Copilot Chat, Cursor,
+Goose, Qwen Code and Factory droid sessions from a fresh HOME, and keeps capturing
+while the tools write: a Goose row that sits only in the database's ``-wal`` (a writer
+holds it open, no checkpoint) and a Cline task file rewritten whole. Then two machines
+sync them through a real ``lore-server``; the payload alone rebuilds every session on
+the machine without the tools.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from tests import newtools as nt
 from tests.daemonproc import Machine, wait_for
 from tests.sync.machines import LorectlMachine
 
-NEW = {"cline", "roo-code", "kilo-code", "continue", "copilot-chat", "cursor", "goose"}
+NEW = {"cline", "roo-code", "kilo-code", "continue", "copilot-chat", "cursor", "goose",
+       "qwen", "droid"}
 SAME = ("id", "tool", "title", "project_path", "model", "started_at", "message_count",
         "messages")
 
@@ -39,7 +40,10 @@ def write_all(home: Path) -> tuple[dict[str, str], Path]:
         "continue": nt.continue_session(home),
         "copilot-chat": nt.copilot_session(home),
         "cursor": nt.cursor_db(home),
+        "qwen": nt.qwen_chat(home),
+        "droid": "droid:d801d801-5555-4fff-8aaa-000000000005",
     }
+    nt.droid_session(home)
     db = nt.goose_db(home)
     con = sqlite3.connect(db)
     ids["goose"] = nt.goose_session(con)
