@@ -50,9 +50,14 @@ def discover_continue(ctx: Context) -> list[Source]:
 
 # --- Goose --------------------------------------------------------------------------
 def goose_sessions_dir(ctx: Context) -> Path:
-    """``$GOOSE_PATH_ROOT/data/sessions``, else the XDG data home's ``goose/sessions``."""
-    if ctx.env.get("GOOSE_PATH_ROOT"):
-        return Path(ctx.env["GOOSE_PATH_ROOT"]).expanduser() / "data" / "sessions"
+    """``$GOOSE_PATH_ROOT/data/sessions``, else the XDG data home's ``goose/sessions``.
+
+    Goose ignores a relative ``GOOSE_PATH_ROOT`` (block/goose
+    ``crates/goose/src/config/paths.rs``, ``validated_path_root``), and so does Lore.
+    """
+    root = Path(ctx.env.get("GOOSE_PATH_ROOT") or "")
+    if root.is_absolute():
+        return root / "data" / "sessions"
     xdg = ctx.env.get("XDG_DATA_HOME")
     default = (Path(xdg) if xdg else ctx.home / ".local/share") / "goose" / "sessions"
     mac = ctx.home / "Library/Application Support/Block/goose/sessions"

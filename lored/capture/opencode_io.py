@@ -23,9 +23,30 @@ def data_dir(ctx: Context) -> Path:
     return ctx.tool_dir("opencode", "OPENCODE_DATA_DIR", default)
 
 
+def db_paths(ctx: Context) -> list[Path]:
+    """Every OpenCode database on disk, the one ``$OPENCODE_DB`` names first.
+
+    ``opencode.db`` for the latest and beta channels, ``opencode-<channel>.db`` for the
+    others; ``$OPENCODE_DB`` (absolute, or relative to the data dir; ``:memory:`` is no
+    file) replaces both (anomalyco/opencode ``packages/opencode/src/storage/db.ts``
+    ``getChannelPath`` and ``Path``, ``src/flag/flag.ts``). Databases of the channels not
+    in use still hold the person's older sessions, so they are read too.
+    """
+    base = data_dir(ctx)
+    named = ctx.env.get("OPENCODE_DB", "")
+    first = [] if named in ("", ":memory:") else [base / Path(named).expanduser()]
+    found = [*first, base / "opencode.db", *sorted(base.glob("opencode-*.db"))]
+    return [p for p in dict.fromkeys(found) if p.is_file()]
+
+
 def watch_roots(ctx: Context) -> list[Path]:
-    """The data dir (the database lives at its top, the JSON tree below it)."""
-    return [data_dir(ctx)]
+    """The data dir (the database lives at its top, the JSON tree below it), and the
+    folder of a database ``$OPENCODE_DB`` puts elsewhere."""
+    roots = [data_dir(ctx)]
+    named = ctx.env.get("OPENCODE_DB", "")
+    if named not in ("", ":memory:"):
+        roots.append((data_dir(ctx) / Path(named).expanduser()).parent)
+    return list(dict.fromkeys(roots))
 
 
 def discover(ctx: Context) -> list[Source]:
@@ -33,10 +54,7 @@ def discover(ctx: Context) -> list[Source]:
     base = data_dir(ctx)
     out: list[Source] = []
     storage = base / "storage"
-    # ``opencode.db`` for the latest and beta channels, ``opencode-<channel>.db`` for the
-    # others (packages/opencode/src/storage/db.ts, getChannelPath)
-    dbs = [p for p in (base / "opencode.db", *sorted(base.glob("opencode-*.db")))
-           if p.is_file()]
+    dbs = db_paths(ctx)
     # OpenCode migrates the tree into the database and then only updates the database:
     # a session found in both is read from the database alone
     in_db: set[str] = set()
