@@ -65,11 +65,11 @@ CREATE TABLE cursorDiskKV (key TEXT UNIQUE ON CONFLICT REPLACE, value BLOB);
 class Writer:
     """The tool's own connection: WAL mode, no automatic checkpoint, left open."""
 
-    def __init__(self, path: Path, schema: str | None = None) -> None:
+    def __init__(self, path: Path, schema: str | None = None, journal: str = "WAL") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(path)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA journal_mode={journal}")
         self.db.execute("PRAGMA wal_autocheckpoint=0")  # rows stay in the -wal file
         if schema:
             self.db.executescript(schema)
@@ -103,9 +103,9 @@ def opencode_session(w: Writer, sid: str = "ses_01JQ7Z", title: str = "Paginate 
           "time_created, time_updated) VALUES (?, 'p1', 'paginate', ?, ?, '1.2.3', ?, ?, ?)",
           sid, PROJECT, title, json.dumps({"id": "claude-sonnet-4", "providerID": "anthropic"}),
           T0, T0 + 5000)
-    opencode_message(w, sid, "msg_1", "user", "paginate the orders list", T0)
-    opencode_message(w, sid, "msg_2", "assistant", "Added a cursor parameter.", T0 + 2000,
-                     tool=True)
+    opencode_message(w, sid, f"msg_{sid}_1", "user", "paginate the orders list", T0)
+    opencode_message(w, sid, f"msg_{sid}_2", "assistant", "Added a cursor parameter.",
+                     T0 + 2000, tool=True)
     return f"opencode:{sid}"
 
 
@@ -159,10 +159,12 @@ def cursor_user(home: Path) -> Path:
     return home / ".config/Cursor/User"
 
 
-def cursor_writer(home: Path, cid: str = "5a3f0c1e-4444-4ccc-8ddd-000000000004") -> Writer:
-    """Cursor's global ``state.vscdb`` with a token, a NULL row, a draft and one workspace."""
+def cursor_writer(home: Path, cid: str = "5a3f0c1e-4444-4ccc-8ddd-000000000004",
+                  journal: str = "WAL") -> Writer:
+    """Cursor's global ``state.vscdb`` with a token, a NULL row, a draft and one workspace
+    (real ones mostly use a rollback journal, ``journal="DELETE"``; some a WAL)."""
     user = cursor_user(home)
-    w = Writer(user / "globalStorage/state.vscdb", CURSOR_SCHEMA)
+    w = Writer(user / "globalStorage/state.vscdb", CURSOR_SCHEMA, journal)
     w.run("INSERT INTO ItemTable VALUES ('cursorAuth/accessToken', 'eyJhbGciOi.TOKEN-SECRET')")
     w.run("INSERT INTO ItemTable VALUES ('cursorAuth/refreshToken', 'REFRESH-SECRET')")
     w.run("INSERT INTO cursorDiskKV VALUES ('composerData:null-row', NULL)")

@@ -16,6 +16,7 @@ from typing import Any
 
 from lored.capture import continue_dev, goose
 from lored.capture.sources import Context, Source, sorted_files
+from lored.capture.sqlite_ro import begin_snapshot, connect_ro
 from lored.capture.vscode import load_json
 
 
@@ -66,11 +67,6 @@ def goose_sessions_dir(ctx: Context) -> Path:
     return ctx.tool_dir("goose", None, default)
 
 
-def connect_ro(db_path: Path) -> sqlite3.Connection:
-    """A read-only connection that still sees rows in the WAL."""
-    return sqlite3.connect(f"{db_path.absolute().as_uri()}?mode=ro", uri=True, timeout=5)
-
-
 def rows(db: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
     """Rows as dicts keyed by column name."""
     cur = db.execute(sql, params)
@@ -97,6 +93,7 @@ def render_goose_db(db_path: Path) -> list[bytes]:
     """One payload per session in Goose's ``sessions.db``."""
     db = connect_ro(db_path)
     try:
+        begin_snapshot(db)
         payloads = []
         for s in rows(db, "SELECT * FROM sessions ORDER BY id"):
             session = {k: s[k] for k in _SESSION_KEYS if s.get(k) is not None}

@@ -14,6 +14,7 @@ from typing import Any
 
 from lored.capture import opencode
 from lored.capture.sources import Context, Source, sorted_files
+from lored.capture.sqlite_ro import begin_snapshot, connect_ro
 
 
 def data_dir(ctx: Context) -> Path:
@@ -76,7 +77,7 @@ def discover(ctx: Context) -> list[Source]:
 
 
 def _connect(db_path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{db_path.absolute().as_uri()}?mode=ro", uri=True, timeout=5)
+    return connect_ro(db_path)
 
 
 def _db_session_ids(db_path: Path) -> set[str]:
@@ -165,6 +166,7 @@ def render_db(db_path: Path, tool: str = opencode.TOOL) -> list[bytes]:
     """One payload per session in ``opencode.db`` (opened read-only), or a derived tool's."""
     db = _connect(db_path)
     try:
+        begin_snapshot(db)  # sessions, messages and parts from one moment
         sessions = [_normalise(s) for s in _rows(db, "SELECT * FROM session ORDER BY id")]
         payloads = []
         for s in sessions:

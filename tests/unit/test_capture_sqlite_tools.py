@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lored.capture import opencode_io
+from lored.capture import opencode, opencode_io
 from lored.capture.dotdirs import goose_sessions_dir
 from lored.capture.importer import import_all
 from lored.capture.registry import parse_payload
@@ -183,3 +183,42 @@ async def test_cursor_bubbles_in_the_wal_and_no_token_in_the_payload(
     assert len(parse_payload("cursor", payload).messages) == 4
     assert _digest(w.path) == main_before
     _untouched(w)
+
+
+async def test_cursor_in_rollback_journal_mode(
+    clean_env: Path, store: Store, settings: Settings, writers: list[st.Writer]
+) -> None:
+    w = st.cursor_writer(clean_env, journal="DELETE")  # the mode most real databases use
+    writers.append(w)
+    sid = st.cursor_composer(w)
+    main_before = _digest(w.path)
+    assert (await _pass(store, settings, "cursor"))["imported"] == 1
+    assert len(await store.messages(sid)) == 2
+    assert _digest(w.path) == main_before
+    assert not w.path.with_name("state.vscdb-wal").exists()  # no WAL was created by Lore
+    _untouched(w)
+
+
+# --- one pass, one moment -------------------------------------------------------------
+def test_a_pass_reads_a_wal_database_at_one_moment(
+    clean_env: Path, writers: list[st.Writer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = st.opencode_writer(clean_env / ".local/share/opencode/opencode.db")
+    writers.append(w)
+    st.opencode_session(w, "ses_A", "first")
+    st.opencode_session(w, "ses_B", "second")
+    real_render = opencode.render
+    calls: list[str] = []
+
+    def render_then_write(session, messages, parts, tool="opencode"):  # type: ignore[no-untyped-def]
+        calls.append(str(session.get("id")))
+        if len(calls) == 1:  # OpenCode writes to ses_B while Lore is between sessions
+            st.opencode_message(w, "ses_B", "msg_late", "user", "late", st.T0 + 9000)
+        return real_render(session, messages, parts, tool)
+
+    monkeypatch.setattr(opencode, "render", render_then_write)
+    payloads = opencode_io.render_db(w.path)
+    assert calls == ["ses_A", "ses_B"]
+    assert b"msg_late" not in payloads[1]  # the pass saw the database before that write
+    monkeypatch.setattr(opencode, "render", real_render)
+    assert b"msg_late" in opencode_io.render_db(w.path)[1]  # and the next pass sees it
