@@ -100,9 +100,14 @@ def render_goose_db(db_path: Path) -> list[bytes]:
             msgs = []
             for m in rows(db, "SELECT * FROM messages WHERE session_id = ? ORDER BY id",
                           (s["id"],)):
-                msgs.append({"role": m.get("role"),
-                             "created": m.get("created_timestamp") or m.get("timestamp"),
-                             "content": _decoded(m.get("content_json"))})
+                msg = {"role": m.get("role"),
+                       "created": m.get("created_timestamp") or m.get("timestamp"),
+                       "content": _decoded(m.get("content_json"))}
+                meta = _decoded(m.get("metadata_json"))
+                if isinstance(meta, dict):  # visibility only (who the message was for)
+                    msg["metadata"] = {k: meta[k] for k in ("userVisible", "agentVisible")
+                                       if k in meta}
+                msgs.append(msg)
             payloads.append(goose.render(session, msgs))
         return payloads
     finally:
@@ -116,7 +121,8 @@ def _render_goose_jsonl(path: Path) -> list[bytes]:
     meta = lines[0]
     session = {"id": path.stem, "description": meta.get("description"),
                "working_dir": meta.get("working_dir")}
-    msgs = [{"role": m.get("role"), "created": m.get("created"), "content": m.get("content")}
+    msgs = [{"role": m.get("role"), "created": m.get("created"), "content": m.get("content"),
+             **({"metadata": m["metadata"]} if isinstance(m.get("metadata"), dict) else {})}
             for m in lines[1:] if isinstance(m, dict)]
     return [goose.render({k: v for k, v in session.items() if v is not None}, msgs)]
 

@@ -222,3 +222,24 @@ def test_a_pass_reads_a_wal_database_at_one_moment(
     assert b"msg_late" not in payloads[1]  # the pass saw the database before that write
     monkeypatch.setattr(opencode, "render", real_render)
     assert b"msg_late" in opencode_io.render_db(w.path)[1]  # and the next pass sees it
+
+
+async def test_goose_text_it_wrote_for_the_model_is_not_the_persons_words(
+    clean_env: Path, store: Store, settings: Settings, writers: list[st.Writer]
+) -> None:
+    w = st.goose_writer(clean_env / ".local/share/goose/sessions/sessions.db")
+    writers.append(w)
+    sid = st.goose_session(w)
+    # after compacting, Goose injects a summary as a user message only the agent sees
+    w.run("INSERT INTO messages (session_id, role, content_json, created_timestamp, "
+          "metadata_json) VALUES ('20251124_1', 'user', ?, 1764000010, ?)",
+          json.dumps([{"type": "text", "text": "Summary of the conversation so far"}]),
+          json.dumps({"userVisible": False, "agentVisible": True}))
+    st.goose_message(w, "20251124_1", "user", [{"type": "text", "text": "carry on"}], 11)
+    await _pass(store, settings, "goose")
+    msgs = await store.messages(sid)
+    typed = [m.text for m in msgs if m.role == "user" and m.text]
+    assert typed == ["list the slow orders queries", "carry on"]
+    injected = next(m for m in msgs if m.extra.get("context"))
+    assert injected.text == "" and injected.extra["context"] == [
+        "Summary of the conversation so far"]
