@@ -17,6 +17,7 @@ from typing import Any
 
 from lored.capture import continue_dev, droid, goose, qwen
 from lored.capture.sources import Context, Source, sorted_files
+from lored.capture.sqlite_ro import begin_snapshot, connect_ro
 from lored.capture.vscode import load_json
 
 
@@ -51,20 +52,20 @@ def discover_continue(ctx: Context) -> list[Source]:
 
 # --- Goose --------------------------------------------------------------------------
 def goose_sessions_dir(ctx: Context) -> Path:
-    """``$GOOSE_PATH_ROOT/data/sessions``, else the XDG data home's ``goose/sessions``."""
-    if ctx.env.get("GOOSE_PATH_ROOT"):
-        return Path(ctx.env["GOOSE_PATH_ROOT"]).expanduser() / "data" / "sessions"
+    """``$GOOSE_PATH_ROOT/data/sessions``, else the XDG data home's ``goose/sessions``.
+
+    Goose ignores a relative ``GOOSE_PATH_ROOT`` (block/goose
+    ``crates/goose/src/config/paths.rs``, ``validated_path_root``), and so does Lore.
+    """
+    root = Path(ctx.env.get("GOOSE_PATH_ROOT") or "")
+    if root.is_absolute():
+        return root / "data" / "sessions"
     xdg = ctx.env.get("XDG_DATA_HOME")
     default = (Path(xdg) if xdg else ctx.home / ".local/share") / "goose" / "sessions"
     mac = ctx.home / "Library/Application Support/Block/goose/sessions"
     if not default.is_dir() and mac.is_dir():
         default = mac
     return ctx.tool_dir("goose", None, default)
-
-
-def connect_ro(db_path: Path) -> sqlite3.Connection:
-    """A read-only connection that still sees rows in the WAL."""
-    return sqlite3.connect(f"{db_path.absolute().as_uri()}?mode=ro", uri=True, timeout=5)
 
 
 def rows(db: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -93,15 +94,21 @@ def render_goose_db(db_path: Path) -> list[bytes]:
     """One payload per session in Goose's ``sessions.db``."""
     db = connect_ro(db_path)
     try:
+        begin_snapshot(db)
         payloads = []
         for s in rows(db, "SELECT * FROM sessions ORDER BY id"):
             session = {k: s[k] for k in _SESSION_KEYS if s.get(k) is not None}
             msgs = []
             for m in rows(db, "SELECT * FROM messages WHERE session_id = ? ORDER BY id",
                           (s["id"],)):
-                msgs.append({"role": m.get("role"),
-                             "created": m.get("created_timestamp") or m.get("timestamp"),
-                             "content": _decoded(m.get("content_json"))})
+                msg = {"role": m.get("role"),
+                       "created": m.get("created_timestamp") or m.get("timestamp"),
+                       "content": _decoded(m.get("content_json"))}
+                meta = _decoded(m.get("metadata_json"))
+                if isinstance(meta, dict):  # visibility only (who the message was for)
+                    msg["metadata"] = {k: meta[k] for k in ("userVisible", "agentVisible")
+                                       if k in meta}
+                msgs.append(msg)
             payloads.append(goose.render(session, msgs))
         return payloads
     finally:
@@ -115,7 +122,8 @@ def _render_goose_jsonl(path: Path) -> list[bytes]:
     meta = lines[0]
     session = {"id": path.stem, "description": meta.get("description"),
                "working_dir": meta.get("working_dir")}
-    msgs = [{"role": m.get("role"), "created": m.get("created"), "content": m.get("content")}
+    msgs = [{"role": m.get("role"), "created": m.get("created"), "content": m.get("content"),
+             **({"metadata": m["metadata"]} if isinstance(m.get("metadata"), dict) else {})}
             for m in lines[1:] if isinstance(m, dict)]
     return [goose.render({k: v for k, v in session.items() if v is not None}, msgs)]
 

@@ -11,7 +11,11 @@ message per line (``crates/goose/src/session/legacy.rs``). Both render to::
     {"format":"lore-goose-v1","messages":[{role, created, content[…]}…],"session":{…}}
 
 Tool results come as user messages holding only ``toolResponse`` blocks: the tool
-speaking, not the person. ``created_timestamp`` may be seconds or milliseconds.
+speaking, not the person. ``metadata_json`` (``MessageMetadata``, block/goose
+``crates/goose/src/conversation/message.rs``) is ``{userVisible, agentVisible}``: a
+user-role message Goose never showed the person (``userVisible: false``, e.g. the
+summary it injects after compacting) is kept as context, not as their words.
+``created_timestamp`` may be seconds or milliseconds.
 """
 
 from __future__ import annotations
@@ -84,6 +88,10 @@ def _message(rec: dict[str, Any]) -> Message | None:
     if role == "user":
         if results and not text.strip():
             return Message("tool", ts, "\n".join(r["content"] for r in results), extra)
+        meta = rec.get("metadata")
+        if isinstance(meta, dict) and meta.get("userVisible") is False:
+            extra["context"] = [text] if text else []
+            return Message("user", ts, "", extra)  # Goose wrote it for the model
         return Message("user", ts, text, extra)
     if role == "assistant":
         return Message("assistant", ts, text, extra)

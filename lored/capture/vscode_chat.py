@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from lored.capture import copilot, cursor
-from lored.capture.dotdirs import connect_ro
 from lored.capture.sources import Context, Source, sorted_files
+from lored.capture.sqlite_ro import begin_snapshot, connect_ro
 from lored.capture.vscode import file_uri_path, load_json, user_dirs
 
 
@@ -119,6 +119,7 @@ def render_cursor(user: Path) -> list[bytes]:
     folders = _composer_folders(user)
     db = connect_ro(user / "globalStorage" / "state.vscdb")
     try:
+        begin_snapshot(db)  # WAL only: a rollback journal keeps each read short
         payloads = []
         for key, value in _kv(db, "cursorDiskKV", "composerData:", "composerData;"):
             composer = _json(value)
