@@ -10,7 +10,6 @@ sessions then commit in one transaction, each in its own savepoint.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 from aiohttp import web
@@ -52,9 +51,9 @@ async def principal(request: web.Request) -> Principal:
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object; 400 for anything else."""
     try:
-        body = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request("the body is not JSON") from None
+        body = wire.loads_json(await request.read(), "the body")
+    except wire.WireError as exc:
+        raise bad_request(str(exc)) from None
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object")
     return body
@@ -133,7 +132,7 @@ async def put_envelope(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await json_body(request)
     env, expected = body.get("envelope"), body.get("expected_version")
-    if not isinstance(env, dict) or not isinstance(expected, int):
+    if not isinstance(env, dict) or not isinstance(expected, int) or isinstance(expected, bool):
         raise bad_request("need envelope (object) and expected_version (integer)")
     return web.json_response(await service(request).put_envelope(who, env, expected))
 
@@ -195,8 +194,8 @@ async def changes(request: web.Request) -> web.Response:
 
 
 #: the columns' integer ranges (generation/idx INTEGER, seq BIGINT on PostgreSQL)
-_MAX_INT: Final = 2**31 - 1
-_MAX_BIGINT: Final = 2**63 - 1
+_MAX_INT: Final = wire.MAX_INT32
+_MAX_BIGINT: Final = wire.MAX_INT64
 
 
 def _refs(body: dict[str, Any]) -> list[tuple[str, int, int]]:
@@ -210,7 +209,7 @@ def _refs(body: dict[str, Any]) -> list[tuple[str, int, int]]:
         if not isinstance(item, dict):
             raise bad_request("each chunk ref must be an object")
         sid, gen, idx = item.get("session_id"), item.get("generation"), item.get("index")
-        if not isinstance(sid, str) or not all(
+        if not isinstance(sid, str) or not 0 < len(sid) <= wire.MAX_SESSION_ID or not all(
             isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _MAX_INT
             for v in (gen, idx)
         ):
@@ -222,7 +221,11 @@ def _refs(body: dict[str, Any]) -> list[tuple[str, int, int]]:
 
 @routes.post("/v1/chunks")
 async def chunks(request: web.Request) -> web.StreamResponse:
-    """Stream CHUNK frames, a few chunks fetched at a time."""
+    """Stream CHUNK frames, a few chunks fetched at a time.
+
+    Every ref is validated (:func:`_refs`) before the response starts: once the
+    first byte is sent, an error can no longer become a JSON document.
+    """
     who = await principal(request)
     refs = _refs(await json_body(request))
     svc = service(request)
@@ -251,7 +254,10 @@ async def chunks(request: web.Request) -> web.StreamResponse:
 async def delete_session(request: web.Request) -> web.Response:
     """Tombstone one session."""
     who = await principal(request)
-    doc = await service(request).delete_session(who, request.match_info["session_id"])
+    sid = request.match_info["session_id"]
+    if len(sid) > wire.MAX_SESSION_ID or not wire.is_storable_text(sid):
+        raise bad_request("that is not a session id")
+    doc = await service(request).delete_session(who, sid)
     return web.json_response(doc)
 
 
