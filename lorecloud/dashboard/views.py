@@ -20,9 +20,17 @@ from lorecloud.dashboard.auth import (
     error_page,
     require_user,
 )
-from lorecloud.dashboard.listing import SORTS, Cursor, Listing, edge_value, parse_listing
+from lorecloud.dashboard.listing import (
+    SORTS,
+    Cursor,
+    Listing,
+    ListingError,
+    edge_value,
+    parse_listing,
+)
 from lorecloud.dashboard.ports import BadCredentials, NotFound, Rejected, WebUser
 from lorecloud.dashboard.render import page, percent
+from loreproto import wire
 
 DONE: Final = {
     "revoked": "Machine signed out. Its token no longer works; its next sync will fail "
@@ -84,7 +92,10 @@ def _sort_links(listing: Listing) -> dict[str, dict[str, Any]]:
 async def sessions_page(request: web.Request) -> web.Response:
     """``GET /sessions``: filtered, sorted, keyset-paginated table of sessions."""
     user = await require_user(request)
-    listing = parse_listing(request.query)
+    try:
+        listing = parse_listing(request.query)
+    except ListingError as exc:
+        return error_page(request, user, 400, "Bad link", f"This link is not valid: {exc}.")
     port = data(request)
     rows = await port.list_sessions(user.account_id, listing)
     more = len(rows) > listing.limit
@@ -113,8 +124,11 @@ async def sessions_page(request: web.Request) -> web.Response:
 
 
 async def _session_or_404(request: web.Request, user: WebUser) -> dict[str, Any]:
+    sid = request.match_info["session_id"]
+    if len(sid) > wire.MAX_SESSION_ID or not wire.is_storable_text(sid):
+        raise _not_found(request, user)  # no stored id is like this one
     try:
-        return await data(request).session(user.account_id, request.match_info["session_id"])
+        return await data(request).session(user.account_id, sid)
     except NotFound:
         raise _not_found(request, user) from None
 
