@@ -44,6 +44,10 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
             raise
         code = _STATUS_CODES.get(exc.status, wire.E_BAD_REQUEST)
         return _error(exc.status, code, exc.reason)
+    except ConnectionError:
+        # the client went away mid-request: nothing to answer, nothing to debug
+        log.info("client disconnected", method=request.method, path=request.path)
+        raise
     except Exception:
         # the traceback is logged without locals (see logs.py); the client learns nothing
         log.exception("unhandled error", method=request.method, path=request.path)

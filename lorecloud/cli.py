@@ -42,7 +42,7 @@ def _fail(message: str, hint: str | None = None) -> None:
 def _check_data_dir(data_dir: Path) -> None:
     """Refuse an unusable data dir up front with one clear line."""
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # a per-process name: several `lore-server user add` may start at once
         probe = data_dir / f".lore-server-write-test-{os.getpid()}"
         probe.write_bytes(b"")
