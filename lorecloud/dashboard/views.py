@@ -35,10 +35,10 @@ from loreproto import wire
 DONE: Final = {
     "revoked": "Machine signed out. Its token no longer works; its next sync will fail "
     "with “this machine was signed out”.",
-    "deleted": "Session deleted from Lore Cloud. Your other machines remove it on their "
-    "next pull.",
-    "deleted_all": "All synced sessions were deleted from Lore Cloud. Your other machines "
-    "remove them on their next pull.",
+    "deleted": "Session deleted from Lore Cloud. Every machine, the one it was captured "
+    "on too, removes it on its next pull.",
+    "deleted_all": "All synced sessions were deleted from Lore Cloud. Every machine, the "
+    "ones they were captured on too, removes them on its next pull.",
     "password": "Account password changed.",
 }
 COLUMNS: Final = (
@@ -173,8 +173,9 @@ async def delete_session(request: web.Request) -> web.Response:
             [
                 f"{session.get('tool') or 'unknown'} session in {project} "
                 f"({session['session_id']}).",
-                "The encrypted copy is erased from the server and your other machines "
-                "remove it on their next pull. This cannot be undone.",
+                "The encrypted copy is erased from the server, and every machine removes "
+                "its copy on its next pull: the machine it was captured on too, which then "
+                "will not capture it again (the tool's own files are not touched).",
             ],
             "Delete session",
             back,
@@ -289,8 +290,9 @@ async def delete_all_sessions(request: web.Request) -> web.Response:
             user,
             "Delete all synced sessions?",
             [
-                f"All {total} sessions are erased from Lore Cloud, and your other machines "
-                "remove their pulled copies on their next pull. This cannot be undone.",
+                f"All {total} sessions are erased from Lore Cloud, and every machine "
+                "removes its copies on its next pull, also the ones captured there (the "
+                "tools' own files are not touched).",
             ],
             "Delete all sessions",
             "/account",
