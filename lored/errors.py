@@ -47,7 +47,7 @@ class ConfigError(LoreError):
     """The configuration file is invalid."""
 
     code = "config"
-    hint = "fix config.toml (see `lorectl config show`)"
+    hint = "edit config.toml (docs/cli.md lists every key)"
 
 
 class NotLoggedIn(LoreError):
