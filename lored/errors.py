@@ -140,6 +140,14 @@ class CorruptStore(LoreError):
         return cls(f"{path} is damaged ({exc})")
 
 
+class DiskFull(LoreError):
+    """The disk holding sessions.db is full."""
+
+    code = "disk_full"
+    hint = ("free some space on that disk and run the command again: what was written "
+            "before is kept whole, the session that failed was not written at all")
+
+
 class DaemonError(LoreError):
     """The Lore daemon reported an error."""
 
