@@ -23,7 +23,7 @@ from lored.capture.projects import git_remote, normalise_remote
 from lored.capture.registry import parse_payload
 from lored.capture.sources import Context, Source
 from lored.config import Settings
-from lored.errors import CorruptData, LoreError
+from lored.errors import CorruptData, DiskFull, LoreError
 from lored.model import ParsedSession
 from lored.store.db import PreparedCapture, prepare_capture
 from lored.store.rows import SourceState
@@ -153,6 +153,8 @@ async def import_all(
                 await pipe.drain()
                 try:
                     await _import_rendered(store, settings, src, report)
+                except DiskFull:
+                    raise  # the first failed write stops the pass (the others would fail too)
                 except Exception as exc:  # one bad file never stops the scan
                     report.error(src.key, exc)
         await pipe.drain()
@@ -219,10 +221,17 @@ class _Pipeline:
         self.queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=PIPELINE_DEPTH)
         self.inflight: list[_Item] = []
         self.writer: asyncio.Task[None] | None = None
+        #: the write failure that stops the pass (a full disk); later items are dropped
+        self.failed: DiskFull | None = None
+
+    def _raise_failed(self) -> None:
+        if self.failed is not None:
+            raise self.failed
 
     async def add(
         self, src: Source, prepare: Callable[[ImportReport], Awaitable[_Plan]]
     ) -> None:
+        self._raise_failed()
         item = await self._prepare(src, prepare)
         item.plan.keys.discard("")  # no session yet
         if any(item.plan.keys & other.plan.keys for other in self.inflight):
@@ -242,6 +251,8 @@ class _Pipeline:
         part = ImportReport(remotes=self.report.remotes)
         try:
             plan = await prepare(part)
+        except DiskFull:
+            raise
         except Exception as exc:  # one bad file never stops the scan
             part.error(src.key, exc)
             plan = _Plan(set())
@@ -250,8 +261,10 @@ class _Pipeline:
     async def _write(self) -> None:
         while (item := await self.queue.get()) is not None:
             try:
-                if item.plan.commit is not None:
+                if item.plan.commit is not None and self.failed is None:
                     await item.plan.commit(item.report)
+            except DiskFull as exc:
+                self.failed = exc  # keep draining the queue so no producer blocks on it
             except Exception as exc:  # one bad file never stops the scan
                 item.report.error(item.src.key, exc)
             finally:
@@ -267,6 +280,7 @@ class _Pipeline:
             joined.cancel()
             if self.writer.done():
                 self.writer.result()  # re-raise what stopped it (e.g. cancellation)
+        self._raise_failed()
 
     async def close(self) -> None:
         """Stop the writer (after draining on success; cancelled on error)."""
@@ -624,6 +638,8 @@ async def _import_rendered(
             status = await store.save_capture(parsed, payload, None, settings.machine_id)
             if status != "unchanged":
                 report.bad_records += parsed.bad_records
+        except DiskFull:
+            raise
         except Exception as exc:  # one bad session of a shared file spares the others
             report.error(src.key, exc)
             continue
