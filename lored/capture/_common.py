@@ -208,3 +208,15 @@ def as_dict(value: Any) -> dict[str, Any]:
 def as_list(value: Any) -> list[Any]:
     """``value`` if it is a JSON array, else an empty one."""
     return value if isinstance(value, list) else []
+
+
+def load_document(payload: bytes, fmt: str, notes: Notes) -> dict[str, Any]:
+    """A rendered payload's JSON document of format ``fmt``; ``{}`` (and a note) if not."""
+    try:
+        doc = json.loads(payload.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        doc = None
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        notes.bad("payload", f"not a {fmt} payload")
+        return {}
+    return doc

@@ -15,7 +15,6 @@ rebuilt session, one line::
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from lored.capture._common import (
@@ -25,6 +24,7 @@ from lored.capture._common import (
     as_str,
     canonical_json,
     flatten_text,
+    load_document,
     norm_ts,
     span,
 )
@@ -99,13 +99,7 @@ def _response(items: Any) -> tuple[str, dict[str, Any]]:
 def parse(payload: bytes, source_hint: str | None = None) -> ParsedSession:
     """Parse one Copilot Chat session's canonical payload."""
     notes = Notes()
-    try:
-        doc = json.loads(payload.decode("utf-8", errors="replace"))
-    except (ValueError, RecursionError):
-        doc = None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        notes.bad("payload", f"not a {FORMAT} payload")
-        doc = {}
+    doc = load_document(payload, FORMAT, notes)
     session = as_dict(doc.get("session"))
     sid = as_str(session.get("sessionId")) or ""
     messages: list[Message] = []

@@ -19,7 +19,6 @@ Only conversation fields are copied: the database also holds login tokens
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from lored.capture._common import (
@@ -29,6 +28,7 @@ from lored.capture._common import (
     as_str,
     canonical_json,
     flatten_text,
+    load_document,
     norm_ts,
     span,
 )
@@ -80,13 +80,7 @@ def _bubble(b: dict[str, Any]) -> Message | None:
 def parse(payload: bytes, source_hint: str | None = None) -> ParsedSession:
     """Parse one composer's canonical payload."""
     notes = Notes()
-    try:
-        doc = json.loads(payload.decode("utf-8", errors="replace"))
-    except (ValueError, RecursionError):
-        doc = None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        notes.bad("payload", f"not a {FORMAT} payload")
-        doc = {}
+    doc = load_document(payload, FORMAT, notes)
     composer = as_dict(doc.get("composer"))
     cid = as_str(composer.get("composerId")) or ""
     records = as_list(doc.get("bubbles")) or as_list(composer.get("conversation"))

@@ -20,7 +20,6 @@ summary it injects after compacting) is kept as context, not as their words.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from lored.capture._common import (
@@ -30,6 +29,7 @@ from lored.capture._common import (
     as_str,
     canonical_json,
     flatten_text,
+    load_document,
     norm_ts,
     span,
 )
@@ -101,13 +101,7 @@ def _message(rec: dict[str, Any]) -> Message | None:
 def parse(payload: bytes, source_hint: str | None = None) -> ParsedSession:
     """Parse one Goose session's canonical payload."""
     notes = Notes()
-    try:
-        doc = json.loads(payload.decode("utf-8", errors="replace"))
-    except (ValueError, RecursionError):
-        doc = None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        notes.bad("payload", f"not a {FORMAT} payload")
-        doc = {}
+    doc = load_document(payload, FORMAT, notes)
     session = as_dict(doc.get("session"))
     sid = as_str(session.get("id")) or ""
     messages: list[Message] = []
