@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test lint unit demo bench soak clean web web-check
+.PHONY: test lint unit demo bench soak clean web web-check dist
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ web-check: web/node_modules/.package-lock.json
 
 test: $(STAMP) lint web-check
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# the wheel and the sdist into $(DIST) (pipx install $(DIST)/lore_sessions-*.whl)
+DIST ?= dist
+dist: $(STAMP)
+	$(BIN)/python -m build --outdir $(DIST) .
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

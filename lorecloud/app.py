@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from lorecloud import shares
+from lorecloud import admission, shares
 from lorecloud.errors import ServiceError
-from lorecloud.routes import SERVICE, routes
+from lorecloud.routes import BUDGET, SERVICE, routes
 from lorecloud.service import SyncService
 from loreproto import wire
 
@@ -25,6 +25,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 _STATUS_CODES = {
     400: wire.E_BAD_REQUEST, 401: wire.E_UNAUTHORIZED, 404: wire.E_NOT_FOUND,
+    408: wire.E_BAD_REQUEST,
     409: wire.E_CONFLICT, 413: wire.E_TOO_LARGE, 429: wire.E_RATE_LIMITED,
 }
 
@@ -44,6 +45,10 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
             raise
         code = _STATUS_CODES.get(exc.status, wire.E_BAD_REQUEST)
         return _error(exc.status, code, exc.reason)
+    except ConnectionError:
+        # the client went away mid-request: nothing to answer, nothing to debug
+        log.info("client disconnected", method=request.method, path=request.path)
+        raise
     except Exception:
         # the traceback is logged without locals (see logs.py); the client learns nothing
         log.exception("unhandled error", method=request.method, path=request.path)
@@ -58,6 +63,8 @@ def create_app(svc: SyncService, *, dashboard: bool = True) -> web.Application:
     """
     app = web.Application(middlewares=[api_errors], client_max_size=1024 * 1024)
     app[SERVICE] = svc
+    app[BUDGET] = admission.BodyBudget(svc.config.max_inflight_bytes,
+                                       svc.config.account_inflight_bytes)
     app.add_routes(routes)
     app.add_routes(shares.routes)
     if dashboard and importlib.util.find_spec("lorecloud.dashboard.adapter") is not None:

@@ -42,7 +42,7 @@ def _fail(message: str, hint: str | None = None) -> None:
 def _check_data_dir(data_dir: Path) -> None:
     """Refuse an unusable data dir up front with one clear line."""
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # a per-process name: several `lore-server user add` may start at once
         probe = data_dir / f".lore-server-write-test-{os.getpid()}"
         probe.write_bytes(b"")
@@ -119,21 +119,31 @@ def _apply_db(ctx: click.Context, data_dir: Path | None, url: str | None) -> Non
 @click.option("--open-registration", is_flag=True, help="Let anyone register an account.")
 @click.option("--max-session-bytes", type=click.IntRange(min=1024), default=None,
               help="Largest session accepted (default 16 MiB).")
+@click.option("--max-inflight-bytes", type=click.IntRange(min=1024 * 1024), default=None,
+              help="Request body bytes held at once before 503 (default 128 MiB).")
+@click.option("--body-timeout", type=click.FloatRange(min=0.1), default=None,
+              help="Seconds a request body may stall (default 30; 10x that in all).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, sub_data_dir: Path | None,
           sub_database_url: str | None, open_registration: bool,
-          max_session_bytes: int | None, log_level: str) -> None:
+          max_session_bytes: int | None, max_inflight_bytes: int | None,
+          body_timeout: float | None, log_level: str) -> None:
     """Serve Lore Cloud until SIGTERM/SIGINT (then finish in-flight requests)."""
     _apply_db(ctx, sub_data_dir, sub_database_url)
+    from dataclasses import replace
+
     from lorecloud.logs import configure_logging
 
     configure_logging(log_level)
     config = ServerConfig(open_registration=open_registration)
     if max_session_bytes:
-        config = ServerConfig(open_registration=open_registration,
-                              max_session_bytes=max_session_bytes)
+        config = replace(config, max_session_bytes=max_session_bytes)
+    if max_inflight_bytes:
+        config = replace(config, max_inflight_bytes=max_inflight_bytes)
+    if body_timeout:
+        config = replace(config, body_idle_timeout=body_timeout, body_timeout=10 * body_timeout)
     asyncio.run(_serve(ctx, config, host, port))
 
 

@@ -45,11 +45,24 @@ class ServerConfig:
     #: defaults); tests may lower them, operators should not
     password_time_cost: int = 3
     password_memory_kib: int = 65536
+    #: request body bytes held at once by the whole process (503 past it) and by one
+    #: account or unauthenticated peer (429 past it); see lorecloud/admission.py
+    max_inflight_bytes: int = 128 * wire.MiB
+    max_account_inflight_bytes: int | None = None  # None: two push bodies
+    #: a body that stalls this long, or is not complete after body_timeout: 408
+    body_idle_timeout: float = 30.0
+    body_timeout: float = 300.0
 
     @property
     def max_request_bytes(self) -> int:
         """The largest push body accepted (see :func:`loreproto.wire.max_request_bytes`)."""
         return wire.max_request_bytes(self.max_session_bytes)
+
+    @property
+    def account_inflight_bytes(self) -> int:
+        """One account's in-flight budget (never above the process budget)."""
+        wanted = self.max_account_inflight_bytes or 2 * self.max_request_bytes
+        return min(wanted, self.max_inflight_bytes)
 
     def plan(self, name: str) -> Plan:
         """The plan called ``name``; unknown names (a removed plan) fall back to free."""

@@ -20,6 +20,10 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "passphrase", "envelope")
 
 
+#: loggers that would log SQL parameters
+_QUIET_LOGGERS = ("aiosqlite", "asyncpg", "sqlite3")
+
+
 def _mask_secrets(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     for key in list(event):
         if any(word in key.lower() for word in _SECRET_WORDS) and event[key] is not None:
@@ -53,6 +57,11 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # the database drivers log every statement with its parameters at DEBUG (aiosqlite's
+    # "executing functools.partial(...)" carries Argon2 hashes, token hashes and sealed
+    # bytes): they never log below WARNING, whatever --log-level says
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

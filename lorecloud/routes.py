@@ -10,11 +10,11 @@ sessions then commit in one transaction, each in its own savepoint.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 from aiohttp import web
 
+from lorecloud import admission
 from lorecloud.auth import Principal
 from lorecloud.errors import ServiceError, bad_request
 from lorecloud.faults import fault_point
@@ -22,9 +22,12 @@ from lorecloud.service import SyncService
 from loreproto import wire
 
 SERVICE: Final = web.AppKey("lore_service", SyncService)
+BUDGET: Final = web.AppKey("lore_body_budget", admission.BodyBudget)
 #: chunks fetched from the backend per round trip while streaming a CHUNK response;
 #: bounds the memory of one download to a few sealed chunks
 FETCH_GROUP: Final = 4
+#: the largest authenticated JSON body (an envelope, 256 chunk refs)
+MAX_JSON_BODY: Final = wire.MiB
 
 routes = web.RouteTableDef()
 
@@ -49,12 +52,33 @@ async def principal(request: web.Request) -> Principal:
     return await service(request).authenticate(token.strip())
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object; 400 for anything else."""
+def lease(request: web.Request, who: Principal | None) -> admission.Lease:
+    """A lease on the body budget: under the account, or the peer when unauthenticated."""
+    key = f"account:{who.account_id}" if who is not None else f"peer:{client_ip(request)}"
+    return admission.Lease(request.app[BUDGET], key)
+
+
+def _timeouts(request: web.Request) -> dict[str, float]:
+    cfg = service(request).config
+    return {"idle_timeout": cfg.body_idle_timeout, "body_timeout": cfg.body_timeout}
+
+
+async def json_body(request: web.Request, who: Principal | None = None) -> dict[str, Any]:
+    """The request's JSON object; 400 for anything else.
+
+    Unauthenticated bodies (``who`` None) are capped at MAX_ANON_BODY bytes; the bytes
+    are leased from the body budget while they are read (503/429 when over it).
+    """
+    limit = admission.MAX_ANON_BODY if who is None else MAX_JSON_BODY
+    held = lease(request, who)
     try:
-        body = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request("the body is not JSON") from None
+        raw = await admission.read_body(request, held, limit, **_timeouts(request))
+    finally:
+        held.release()  # the parsed document is small; the raw bytes go now
+    try:
+        body = wire.loads_json(raw, "the body")
+    except wire.WireError as exc:
+        raise bad_request(str(exc)) from None
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object")
     return body
@@ -131,9 +155,9 @@ async def get_envelope(request: web.Request) -> web.Response:
 async def put_envelope(request: web.Request) -> web.Response:
     """Create-only / conditional update of the envelope."""
     who = await principal(request)
-    body = await json_body(request)
+    body = await json_body(request, who)
     env, expected = body.get("envelope"), body.get("expected_version")
-    if not isinstance(env, dict) or not isinstance(expected, int):
+    if not isinstance(env, dict) or not isinstance(expected, int) or isinstance(expected, bool):
         raise bad_request("need envelope (object) and expected_version (integer)")
     return web.json_response(await service(request).put_envelope(who, env, expected))
 
@@ -157,8 +181,9 @@ async def push(request: web.Request) -> web.Response:
     reader = wire.FrameReader(wire.PUSH_MAGIC, "push")
     sessions: list[tuple[wire.PushHeader, list[bytes]]] = []
     received = 0
+    held = lease(request, who)
     try:
-        async for data in request.content.iter_any():
+        async for data in admission.read_chunks(request, held, **_timeouts(request)):
             received += len(data)
             if received > limit:
                 raise too_large(limit)
@@ -170,12 +195,14 @@ async def push(request: web.Request) -> web.Response:
             # refuse early when the frame being received announces more than fits
             if received - reader.buffered() + reader.pending_part_bytes() > limit:
                 raise too_large(limit)
+        if not reader.finished:
+            raise bad_request("push body is truncated (no end marker)")
+        fault_point("after-upload-before-commit")
+        results = await svc.push(who, sessions)
     except wire.WireError as exc:
         raise bad_request(str(exc)) from None
-    if not reader.finished:
-        raise bad_request("push body is truncated (no end marker)")
-    fault_point("after-upload-before-commit")
-    results = await svc.push(who, sessions)
+    finally:
+        held.release()  # the frames are held until the commit is done
     fault_point("after-commit-before-response")
     return web.json_response({"results": results})
 
@@ -195,8 +222,8 @@ async def changes(request: web.Request) -> web.Response:
 
 
 #: the columns' integer ranges (generation/idx INTEGER, seq BIGINT on PostgreSQL)
-_MAX_INT: Final = 2**31 - 1
-_MAX_BIGINT: Final = 2**63 - 1
+_MAX_INT: Final = wire.MAX_INT32
+_MAX_BIGINT: Final = wire.MAX_INT64
 
 
 def _refs(body: dict[str, Any]) -> list[tuple[str, int, int]]:
@@ -210,7 +237,7 @@ def _refs(body: dict[str, Any]) -> list[tuple[str, int, int]]:
         if not isinstance(item, dict):
             raise bad_request("each chunk ref must be an object")
         sid, gen, idx = item.get("session_id"), item.get("generation"), item.get("index")
-        if not isinstance(sid, str) or not all(
+        if not isinstance(sid, str) or not 0 < len(sid) <= wire.MAX_SESSION_ID or not all(
             isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _MAX_INT
             for v in (gen, idx)
         ):
@@ -222,9 +249,13 @@ def _refs(body: dict[str, Any]) -> list[tuple[str, int, int]]:
 
 @routes.post("/v1/chunks")
 async def chunks(request: web.Request) -> web.StreamResponse:
-    """Stream CHUNK frames, a few chunks fetched at a time."""
+    """Stream CHUNK frames, a few chunks fetched at a time.
+
+    Every ref is validated (:func:`_refs`) before the response starts: once the
+    first byte is sent, an error can no longer become a JSON document.
+    """
     who = await principal(request)
-    refs = _refs(await json_body(request))
+    refs = _refs(await json_body(request, who))
     svc = service(request)
     first = await svc.fetch_chunks(who, refs[:FETCH_GROUP])
     resp = web.StreamResponse(headers={"Content-Type": wire.CHUNKS_CONTENT_TYPE})
@@ -251,7 +282,10 @@ async def chunks(request: web.Request) -> web.StreamResponse:
 async def delete_session(request: web.Request) -> web.Response:
     """Tombstone one session."""
     who = await principal(request)
-    doc = await service(request).delete_session(who, request.match_info["session_id"])
+    sid = request.match_info["session_id"]
+    if len(sid) > wire.MAX_SESSION_ID or not wire.is_storable_text(sid):
+        raise bad_request("that is not a session id")
+    doc = await service(request).delete_session(who, sid)
     return web.json_response(doc)
 
 
@@ -259,5 +293,5 @@ async def delete_session(request: web.Request) -> web.Response:
 async def reset_account(request: web.Request) -> web.Response:
     """Erase every session and the key envelope of the caller's account."""
     who = await principal(request)
-    body = await json_body(request)
+    body = await json_body(request, who)
     return web.json_response(await service(request).reset_account(who, _str(body, "email")))

@@ -125,7 +125,7 @@ class SyncService:
         """Log a machine in -> {token, account_id, email}; the token is bound to the machine."""
         if not machine_id or len(machine_id) > 128:
             raise bad_request("machine_id must be 1..128 characters")
-        machine_name = (machine_name or machine_id)[:256]
+        machine_name = wire.clean_text(machine_name or machine_id, 256).strip() or machine_id
         account = await self.check_password(email, password, client_ip)
         token = new_token()
         await self.backend.add_token(token_hash(token), account.account_id, machine_id,
@@ -208,9 +208,9 @@ class SyncService:
         if not isinstance(envelope, dict) or not envelope:
             raise bad_request("envelope must be a non-empty JSON object")
         if not isinstance(expected_version, int) or isinstance(expected_version, bool) or (
-            expected_version < 0
+            not 0 <= expected_version <= wire.MAX_INT32
         ):
-            raise bad_request("expected_version must be an integer >= 0")
+            raise bad_request(f"expected_version must be an integer 0..{wire.MAX_INT32}")
         text = json.dumps(envelope, separators=(",", ":"), sort_keys=True)
         if len(text) > MAX_ENVELOPE_BYTES:
             raise bad_request("envelope too large")

@@ -23,6 +23,10 @@ COMMANDS: dict[str, str] = {
     # continue a session here in its own tool (lorectl/commands/resume.py, issue 15)
     "resume": "lorectl.commands.resume:resume_cmd",
     "config": "lorectl.commands.local:config_group",
+    # the read-only MCP server for assistants (lorectl/commands/mcp.py, issue 20)
+    "mcp": "lorectl.commands.mcp:mcp_cmd",
+    # which tools are captured, where, how many (lorectl/commands/tools.py, issue 22)
+    "tools": "lorectl.commands.tools:tools_cmd",
     # cloud: account and sync (lorectl/commands/cloud.py)
     "login": "lorectl.commands.cloud:login_cmd",
     "register": "lorectl.commands.cloud:register_cmd",

@@ -144,6 +144,10 @@ def _try_daemon(settings: Settings, mode: Mode, progress: ProgressFn,
 
 async def _dispatch(lore: Lore, mode: Mode, progress: ProgressFn,
                     opts: dict[str, Any]) -> dict[str, Any]:
+    if mode in ("push", "sync"):
+        # capture first, as lored does before a cycle: a push (or a dry run) is about
+        # what the tools hold now, not what the last import saw
+        await lore.import_all()
     if mode == "push":
         return await lore.push(dry_run=bool(opts.get("dry_run")), progress=progress)
     if mode == "pull":

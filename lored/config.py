@@ -8,12 +8,13 @@ Secrets (token, cached data key) live in their own 0600 files, never in config.t
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lored.config_check import ALL_TOOLS as ALL_TOOLS  # re-exported: capture reads it here
+from lored.config_check import check_config, parse_duration
 from lored.errors import ConfigError
 
 APP = "lore"
@@ -21,7 +22,6 @@ APP = "lore"
 MAX_SOCKET_PATH = 100
 
 DEFAULT_INTERVAL_S = 15 * 60
-ALL_TOOLS = ("claude-code", "codex", "gemini", "aider", "opencode")
 
 
 @dataclass(frozen=True)
@@ -96,21 +96,8 @@ def resolve_paths(env: dict[str, str] | None = None) -> Paths:
 
 
 def parse_interval(value: Any) -> int:
-    """Seconds from an int, or a string like "900", "15m", "2s", "1h"."""
-    if isinstance(value, bool):
-        raise ConfigError(f"[sync] interval must be a duration, not {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
-        if not m:
-            raise ConfigError(f"[sync] interval {value!r} is not a duration like 15m or 900")
-        seconds = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-    else:
-        raise ConfigError(f"[sync] interval must be a duration, not {value!r}")
-    if seconds < 1:
-        raise ConfigError("[sync] interval must be at least 1 second")
-    return int(seconds)
+    """Seconds from an int, or a string like "900", "90s", "15m", "2h15m"."""
+    return parse_duration(value)
 
 
 @dataclass
@@ -146,14 +133,28 @@ class Settings:
         }
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_text(path: Path) -> str:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        return {}
+        return ""
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start})",
+                          hint=f"edit {path} and save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}",
+                          hint=f"check that {path} is a file you can read") from None
+
+
+def _read_toml(path: Path, text: str | None = None) -> dict[str, Any]:
+    text = _read_text(path) if text is None else text
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        # the hint names the file to edit: every lorectl command reads it, so none can help
+        raise ConfigError(f"{path} is not valid TOML: {exc}",
+                          hint=f"edit {path} at that line (TOML: key = \"text\", "
+                          "key = true, [section])") from None
 
 
 def write_config(path: Path, data: dict[str, Any]) -> None:
@@ -189,7 +190,9 @@ def load_settings(env: dict[str, str] | None = None, *, create: bool = True) -> 
     """Load settings; on first use create config.toml with a new machine_id."""
     env = dict(os.environ) if env is None else env
     paths = resolve_paths(env)
-    data = _read_toml(paths.config_file)
+    text = _read_text(paths.config_file)
+    data = _read_toml(paths.config_file, text)
+    check_config(data, text, paths.config_file)  # before anything is written back
     if "machine_id" not in data and create:
         import uuid  # lazy: only the first run makes a machine id
 
@@ -199,40 +202,33 @@ def load_settings(env: dict[str, str] | None = None, *, create: bool = True) -> 
             **data,
         }
         write_config(paths.config_file, data)
-    sync = data.get("sync", {}) or {}
-    privacy = data.get("privacy", {}) or {}
-    capture = data.get("capture", {}) or {}
-    server = data.get("server", {}) or {}
-    for name, table in (("sync", sync), ("privacy", privacy), ("capture", capture)):
-        if not isinstance(table, dict):
-            raise ConfigError(f"[{name}] in config.toml must be a table")
-    metadata = str(privacy.get("metadata", "full"))
-    if metadata not in ("full", "minimal"):
-        raise ConfigError(f'privacy.metadata must be "full" or "minimal", not {metadata!r}')
+    sync = data.get("sync", {})
+    privacy = data.get("privacy", {})
+    capture = data.get("capture", {})
+    server = data.get("server", {})
+    interval = sync.get("interval", DEFAULT_INTERVAL_S)
+    if env.get("LORE_SYNC_INTERVAL"):
+        try:
+            interval = parse_duration(env["LORE_SYNC_INTERVAL"], "LORE_SYNC_INTERVAL")
+        except ConfigError as err:
+            raise ConfigError(err.message, hint="set LORE_SYNC_INTERVAL to a duration such as "
+                              "15m, or unset it to use [sync] interval") from None
+    projects = data.get("projects", {})
     redact, redact_allow = _redact_settings(privacy)
-    tools = capture.get("tools", list(ALL_TOOLS))
-    if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
-        raise ConfigError("capture.tools must be a list of tool names")
-    interval = parse_interval(
-        env.get("LORE_SYNC_INTERVAL", sync.get("interval", DEFAULT_INTERVAL_S))
-    )
-    projects = data.get("projects", {}) or {}
     return Settings(
         paths=paths,
         machine_id=str(data.get("machine_id", "")),
         machine_name=str(data.get("machine_name") or _hostname()),
         server_url=server.get("url") or None,
         insecure_http=bool(server.get("insecure_http", False)),
-        sync_interval=interval,
+        sync_interval=parse_duration(interval),
         sync_auto=bool(sync.get("auto", True)),
-        privacy_metadata=metadata,
+        privacy_metadata=privacy.get("metadata", "full"),
         privacy_redact=redact,
         privacy_redact_allow=redact_allow,
-        tools=tuple(tools),
+        tools=tuple(capture.get("tools", ALL_TOOLS)),
         aider_roots=tuple(str(p) for p in capture.get("aider_roots", [])),
-        projects=(
-            {str(k): str(v) for k, v in projects.items()} if isinstance(projects, dict) else {}
-        ),
+        projects=dict(projects),
         raw=data,
     )
 

@@ -47,7 +47,7 @@ class ConfigError(LoreError):
     """The configuration file is invalid."""
 
     code = "config"
-    hint = "fix config.toml (see `lorectl config show`)"
+    hint = "edit config.toml (docs/cli.md lists every key)"
 
 
 class NotLoggedIn(LoreError):
@@ -138,6 +138,14 @@ class CorruptStore(LoreError):
     def of(cls, path: object, exc: BaseException) -> CorruptStore:
         """The error for ``path`` after SQLite raised ``exc`` (its text says what broke)."""
         return cls(f"{path} is damaged ({exc})")
+
+
+class DiskFull(LoreError):
+    """The disk holding sessions.db is full."""
+
+    code = "disk_full"
+    hint = ("free some space on that disk and run the command again: what was written "
+            "before is kept whole, the session that failed was not written at all")
 
 
 class DaemonError(LoreError):

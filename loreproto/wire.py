@@ -79,6 +79,7 @@ from __future__ import annotations
 
 import json
 import struct
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, TypedDict, cast
@@ -105,6 +106,10 @@ DEFAULT_BATCH_BYTES: Final = 8 * MiB
 MAX_BATCH_SESSIONS: Final = 200
 MAX_FETCH_CHUNKS: Final = 256
 MAX_CHANGES_PAGE: Final = 500
+#: the largest generation, chunk index or version the databases' INTEGER columns hold
+MAX_INT32: Final = 2**31 - 1
+#: the longest session id (ids are "<tool>:<tool's own id>")
+MAX_SESSION_ID: Final = 512
 DEFAULT_CHANGES_PAGE: Final = 200
 
 
@@ -194,10 +199,10 @@ class PushHeader:
             meta = obj.get("meta") or {}
         except KeyError as exc:
             raise WireError(f"push header lacks {exc.args[0]!r}") from None
-        if not isinstance(sid, str) or not sid or len(sid) > 512:
+        if not isinstance(sid, str) or not sid or len(sid) > MAX_SESSION_ID:
             raise WireError("push header has a bad session_id")
         for name, val in (("generation", gen), ("first_index", first), ("chunk_count", count)):
-            if not isinstance(val, int) or isinstance(val, bool) or val < 0:
+            if not isinstance(val, int) or isinstance(val, bool) or not 0 <= val <= MAX_INT32:
                 raise WireError(f"push header has a bad {name}")
         if gen < 1:
             raise WireError("push header generation must be >= 1")
@@ -223,16 +228,88 @@ def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
     for key in ("tool", "project_path", "started_at", "ended_at"):
         val = meta.get(key)
         if (key in meta and val is None) or isinstance(val, str):
-            out[key] = val[:4096] if isinstance(val, str) else None
+            out[key] = clean_text(val, 4096) if isinstance(val, str) else None
     for key in ("message_count", "payload_bytes"):
         val = meta.get(key)
-        if isinstance(val, int) and not isinstance(val, bool) and val >= 0:
+        if isinstance(val, int) and not isinstance(val, bool) and 0 <= val <= MAX_INT64:
             out[key] = val
     return out
 
 
+def clean_text(text: str, limit: int) -> str:
+    """A stored text field: NFC, no control characters, at most ``limit`` characters.
+
+    Lone surrogates never reach here (:func:`loads_json` refuses them); this is the
+    normalisation that keeps every later page, feed and export renderable.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(ch for ch in text if ch in "\t" or unicodedata.category(ch) != "Cc")
+    return text[:limit]
+
+
 class WireError(ValueError):
     """A malformed frame or header on the wire."""
+
+
+#: deeper JSON than this is refused before anything recurses over it (no request needs
+#: more than a few levels; the parser itself would raise RecursionError near 1,000)
+MAX_JSON_DEPTH: Final = 32
+#: the columns' integer range (BIGINT); larger integers are refused, not overflowed
+MAX_INT64: Final = 2**63 - 1
+
+
+def loads_json(raw: bytes | str, what: str = "body") -> Any:
+    """Parse untrusted JSON; raises :class:`WireError` for anything that could 5xx later.
+
+    Refused: invalid UTF-8 or JSON, nesting deeper than MAX_JSON_DEPTH, integers
+    outside the 64-bit range (and the 4,300-digit parser limit), non-finite numbers,
+    and strings (keys too) holding lone surrogates, which no database can store.
+    """
+    try:
+        doc = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise WireError(f"{what} is nested too deeply") from None
+    except (UnicodeDecodeError, ValueError):
+        raise WireError(f"{what} is not JSON") from None
+    check_json_tree(doc, what)
+    return doc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def check_json_tree(doc: Any, what: str = "body") -> None:
+    """Walk a decoded JSON value without recursion; WireError on any unstorable part."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        val, depth = stack.pop()
+        if isinstance(val, str):
+            if not is_storable_text(val):
+                raise WireError(
+                    f"{what} holds text that cannot be stored (a lone surrogate or a NUL)")
+        elif isinstance(val, bool) or val is None or isinstance(val, float):
+            continue
+        elif isinstance(val, int):
+            if not -MAX_INT64 - 1 <= val <= MAX_INT64:
+                raise WireError(f"{what} holds an integer beyond 64 bits")
+        elif isinstance(val, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise WireError(f"{what} is nested too deeply")
+            items = list(val.items()) if isinstance(val, dict) else [(None, v) for v in val]
+            for key, item in items:
+                if key is not None:
+                    stack.append((key, depth))
+                stack.append((item, depth + 1))
+
+
+def is_storable_text(text: str) -> bool:
+    """True when ``text`` encodes as UTF-8 (no lone surrogates) and has no NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 # --- framing --------------------------------------------------------------------
@@ -330,10 +407,7 @@ class FrameReader:
                     raise WireError(f"{self._kind} frame header too large")
                 if len(buf) < 4 + hlen:
                     return
-                try:
-                    header = json.loads(bytes(buf[4 : 4 + hlen]))
-                except (UnicodeDecodeError, ValueError):
-                    raise WireError(f"{self._kind} frame header is not JSON") from None
+                header = loads_json(bytes(buf[4 : 4 + hlen]), f"{self._kind} frame header")
                 if not isinstance(header, dict):
                     raise WireError(f"{self._kind} frame header is not an object")
                 sizes = _part_sizes(header)

@@ -18,7 +18,9 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         if key.startswith("LORE_") and key not in ("LORE_REQUIRE_POSTGRES", "LORE_REQUIRE_BROWSER",
                                                   "LORE_REQUIRE_SYSTEMD"):
             monkeypatch.delenv(key, raising=False)
-    for key in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "NOTIFY_SOCKET", "OPENCODE_DATA_DIR"):
+    for key in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "NOTIFY_SOCKET", "OPENCODE_DATA_DIR",
+                "CLINE_DIR", "CLINE_DATA_DIR", "CONTINUE_GLOBAL_DIR", "GOOSE_PATH_ROOT",
+                "VSCODE_USER_DIRS", "OPENCODE_DB"):
         monkeypatch.delenv(key, raising=False)
     home = tmp_path / "home"
     home.mkdir()

@@ -63,4 +63,27 @@ def p8(ctx: Ctx) -> list[Row]:
     if doc.get("imported") != ctx.corpus.sessions:
         rows[0].detail["warning"] = (
             f"imported {doc.get('imported')} of {ctx.corpus.sessions} sessions")
-    return rows
+    return rows + p8_mixed(ctx)
+
+
+def p8_mixed(ctx: Ctx) -> list[Row]:
+    """Import of a corpus mixing every tool (a tenth of the sessions in other tools)."""
+    from bench import mixed
+
+    bar = "≤ 2.5× floor"
+    claude = max(ctx.sizes.sessions // 10, 4)
+    home, sessions = mixed.build(ctx.work / "mixed", claude, max(ctx.sizes.sessions // 20, 2),
+                                 ctx.seed)
+    floor = mixed.parse_floor(home)
+    m = ctx.machine("mixed", home=home)
+    try:
+        m.require("import")
+        first, doc = m.json("import", what="import of the mixed corpus")
+    except Unavailable as e:
+        return [na("P8", "import, mixed corpus of 14 tools", str(e), bar, anchor=floor,
+                   anchor_name="json.loads")]
+    ok = first.seconds <= 2.5 * floor and not doc.get("errors")
+    sessions = int(doc.get("imported") or sessions)
+    return [Row("P8", f"import, mixed corpus of 14 tools ({sessions} sessions)", first.seconds,
+                floor, "s", "json.loads", bar, ok,
+                detail={"result": doc, "sessions": sessions})]

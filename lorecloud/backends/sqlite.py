@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -97,6 +98,16 @@ def _session_row(r: Iterable[Any]) -> SessionRow:
     )
 
 
+def _private_files(data_dir: Path, path: Path) -> None:
+    """``data_dir`` 0700 and ``lore.db`` 0600 whatever the umask (SQLite gives its
+    -wal and -shm files the database file's mode). The database holds password and
+    token hashes: no other user of the machine may read it."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)  # also a dir made by hand (0755) is tightened
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+
+
 class SqliteBackend:
     """:class:`~lorecloud.backends.base.Backend` on one SQLite file."""
 
@@ -114,7 +125,7 @@ class SqliteBackend:
         """Open (creating) ``data_dir/lore.db``; BackendUnavailable with a clear reason."""
         path = data_dir / "lore.db"
         try:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            _private_files(data_dir, path)
             writer = await aiosqlite.connect(path, isolation_level=None)
             reader = await aiosqlite.connect(path, isolation_level=None)
             for conn in (writer, reader):

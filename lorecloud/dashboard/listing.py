@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urlencode
 
+from loreproto import wire
+
 PAGE_SIZE: Final = 50
 
 #: URL sort key -> (column in the dashboard's row shape, is it text?)
@@ -29,6 +31,16 @@ SORTS: Final[dict[str, tuple[str, bool]]] = {
 DEFAULT_SORT: Final = "started"
 DEFAULT_ORDER: Final = "desc"
 _MAX_FILTER = 512
+#: the last day whose "day after" is still a date (until=9999-12-31 used to overflow)
+_LAST_DAY: Final = dt.date.max - dt.timedelta(days=1)
+
+
+class ListingError(ValueError):
+    """A query parameter no page can be built from (-> 400, with this message).
+
+    Merely unknown or malformed values still fall back to the defaults; this is for
+    values that would otherwise reach the database and fail there.
+    """
 
 
 @dataclass(frozen=True)
@@ -71,13 +83,26 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str, is_text: bool) -> Cursor | None:
-        """Parse a cursor; None for anything malformed (the list then starts over)."""
+        """Parse a cursor; None for anything malformed (the list then starts over).
+
+        Raises :class:`ListingError` for a cursor that decodes but no database could
+        compare with (deep nesting, an integer past 64 bits, unstorable text).
+        """
         if not text or len(text) > 2048:
             return None
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            value, sid = json.loads(raw)
-        except (binascii.Error, ValueError, TypeError):
+        except (binascii.Error, ValueError):
+            return None
+        try:
+            doc = wire.loads_json(raw, "the page cursor")
+        except wire.WireError as exc:
+            if str(exc).endswith("is not JSON"):
+                return None
+            raise ListingError(str(exc)) from None
+        try:
+            value, sid = doc
+        except (ValueError, TypeError):
             return None
         if not isinstance(sid, str):
             return None
@@ -130,19 +155,27 @@ class Listing:
 
 
 def _clean(value: str) -> str:
+    if not wire.is_storable_text(value):
+        raise ListingError("a filter holds a NUL or text that is not valid Unicode")
     return value.strip()[:_MAX_FILTER]
 
 
 def _date(value: str) -> str:
     value = value.strip()
     try:
-        return dt.date.fromisoformat(value).isoformat() if value else ""
+        day = dt.date.fromisoformat(value) if value else None
     except ValueError:
         return ""  # an unparseable date is ignored rather than failing the page
+    if day is not None and day > _LAST_DAY:
+        raise ListingError(f"dates must be on or before {_LAST_DAY.isoformat()}")
+    return day.isoformat() if day else ""
 
 
 def parse_listing(query: Mapping[str, str], limit: int = PAGE_SIZE) -> Listing:
-    """Build a :class:`Listing` from a request's query string; bad values fall back."""
+    """Build a :class:`Listing` from a request's query string; bad values fall back.
+
+    Raises :class:`ListingError` for the few values that cannot fall back safely.
+    """
     sort = query.get("sort", DEFAULT_SORT)
     if sort not in SORTS:
         sort = DEFAULT_SORT

@@ -20,17 +20,25 @@ from lorecloud.dashboard.auth import (
     error_page,
     require_user,
 )
-from lorecloud.dashboard.listing import SORTS, Cursor, Listing, edge_value, parse_listing
+from lorecloud.dashboard.listing import (
+    SORTS,
+    Cursor,
+    Listing,
+    ListingError,
+    edge_value,
+    parse_listing,
+)
 from lorecloud.dashboard.ports import BadCredentials, NotFound, Rejected, WebUser
 from lorecloud.dashboard.render import page, percent
+from loreproto import wire
 
 DONE: Final = {
     "revoked": "Machine signed out. Its token no longer works; its next sync will fail "
     "with “this machine was signed out”.",
-    "deleted": "Session deleted from Lore Cloud. Your other machines remove it on their "
-    "next pull.",
-    "deleted_all": "All synced sessions were deleted from Lore Cloud. Your other machines "
-    "remove them on their next pull.",
+    "deleted": "Session deleted from Lore Cloud. Every machine, the one it was captured "
+    "on too, removes it on its next pull.",
+    "deleted_all": "All synced sessions were deleted from Lore Cloud. Every machine, the "
+    "ones they were captured on too, removes them on its next pull.",
     "password": "Account password changed.",
 }
 COLUMNS: Final = (
@@ -84,7 +92,10 @@ def _sort_links(listing: Listing) -> dict[str, dict[str, Any]]:
 async def sessions_page(request: web.Request) -> web.Response:
     """``GET /sessions``: filtered, sorted, keyset-paginated table of sessions."""
     user = await require_user(request)
-    listing = parse_listing(request.query)
+    try:
+        listing = parse_listing(request.query)
+    except ListingError as exc:
+        return error_page(request, user, 400, "Bad link", f"This link is not valid: {exc}.")
     port = data(request)
     rows = await port.list_sessions(user.account_id, listing)
     more = len(rows) > listing.limit
@@ -113,8 +124,11 @@ async def sessions_page(request: web.Request) -> web.Response:
 
 
 async def _session_or_404(request: web.Request, user: WebUser) -> dict[str, Any]:
+    sid = request.match_info["session_id"]
+    if len(sid) > wire.MAX_SESSION_ID or not wire.is_storable_text(sid):
+        raise _not_found(request, user)  # no stored id is like this one
     try:
-        return await data(request).session(user.account_id, request.match_info["session_id"])
+        return await data(request).session(user.account_id, sid)
     except NotFound:
         raise _not_found(request, user) from None
 
@@ -159,8 +173,9 @@ async def delete_session(request: web.Request) -> web.Response:
             [
                 f"{session.get('tool') or 'unknown'} session in {project} "
                 f"({session['session_id']}).",
-                "The encrypted copy is erased from the server and your other machines "
-                "remove it on their next pull. This cannot be undone.",
+                "The encrypted copy is erased from the server, and every machine removes "
+                "its copy on its next pull: the machine it was captured on too, which then "
+                "will not capture it again (the tool's own files are not touched).",
             ],
             "Delete session",
             back,
@@ -275,8 +290,9 @@ async def delete_all_sessions(request: web.Request) -> web.Response:
             user,
             "Delete all synced sessions?",
             [
-                f"All {total} sessions are erased from Lore Cloud, and your other machines "
-                "remove their pulled copies on their next pull. This cannot be undone.",
+                f"All {total} sessions are erased from Lore Cloud, and every machine "
+                "removes its copies on its next pull, also the ones captured there (the "
+                "tools' own files are not touched).",
             ],
             "Delete all sessions",
             "/account",

@@ -120,10 +120,12 @@ def _push_lines(doc: dict[str, Any]) -> None:
         click.echo(f"warning: {skip.get('message')}", err=True)
     if doc.get("dry_run"):
         ids = doc.get("sessions") or []
+        planned = doc.get("planned") or [{"session_id": sid} for sid in ids]
         click.echo(f"Would push {_plural(len(ids), 'session')} "
-                   f"({_size(doc.get('bytes_planned'))} before compression).")
-        for sid in ids:
-            click.echo(f"  {sid}")
+                   f"({_size(doc.get('bytes_planned'))} before compression)"
+                   + (":" if planned else "."))
+        for row in planned:
+            click.echo(_planned_line(row))
         return
     n = int(doc.get("pushed") or 0)
     skipped = len(doc.get("skipped") or [])
@@ -133,6 +135,20 @@ def _push_lines(doc: dict[str, Any]) -> None:
         click.echo(f"Nothing pushed: {_plural(skipped, 'session')} skipped (see above).")
     else:
         click.echo("Nothing to push.")
+
+
+def _planned_line(row: dict[str, Any]) -> str:
+    """``  3f2b9c1e  claude-code    4.1 KB  Fix the pagination bug`` in 80 columns."""
+    from pathlib import PurePath
+
+    from lorectl.render import truncate
+
+    sid = str(row.get("session_id") or "")
+    short = sid.split(":", 1)[-1][:8]
+    title = row.get("title") or (PurePath(row["project_path"]).name
+                                 if row.get("project_path") else "(untitled)")
+    head = f"  {short:<8}  {str(row.get('tool') or ''):<11} {_size(row.get('bytes')):>9}  "
+    return head + truncate(" ".join(str(title).split()), 80 - len(head))
 
 
 def _pull_lines(doc: dict[str, Any]) -> None:

@@ -57,6 +57,9 @@ def import_cmd(tool: str | None, as_json: bool) -> None:
         f"Imported {report['imported']}, updated {report['updated']}, "
         f"unchanged {report['unchanged']}."
     )
+    if report.get("bad_records"):
+        click.echo(f"Skipped {report['bad_records']} unreadable record(s); "
+                   "`lorectl sessions show ID --json` has each session's bad_records.")
     for err in report["errors"]:
         click.echo(f"warning: {err['path']}: {err['message']}", err=True)
 

@@ -15,9 +15,11 @@ from lored.api.core import (
     load_creds_or_none,
 )
 from lored.api.facade import Lore
+from lored.api.mcp import mcp_config, serve_mcp
 from lored.crypto.kdf import MIN_PASSPHRASE_LEN
 from lored.model import Message
 from lored.store.rows import SessionRow
 
 __all__ = ["MIN_PASSPHRASE_LEN", "Lore", "Message", "ProgressFn", "SecretKind",
-           "SecretProvider", "SessionRow", "corrupt_store_error", "load_creds_or_none"]
+           "SecretProvider", "SessionRow", "corrupt_store_error", "load_creds_or_none",
+           "mcp_config", "serve_mcp"]

@@ -117,6 +117,8 @@ class LoreCore:
         report = await import_all(self.store, self.settings, tool=tool, only=only)
         doc: dict[str, Any] = report.to_json()
         doc["changed"] = list(report.changed)
+        if report.bad_records:  # only when some were skipped (CLI.md: more keys may come)
+            doc["bad_records"] = report.bad_records
         return doc
 
     # --- sync -------------------------------------------------------------------------

@@ -33,6 +33,16 @@ class Lore(LoreCore):
         return await self.store.list_sessions(tool=tool, project=project, machine=machine,
                                               limit=limit)
 
+    async def tools(self) -> list[dict[str, Any]]:
+        """`lorectl tools`: every known tool, its folders, sessions and last capture."""
+        import os
+
+        from lored.capture.inventory import inventory
+        from lored.capture.sources import Context
+
+        ctx = Context(self.settings, dict(os.environ))
+        return inventory(ctx, await self.store.tool_counts())
+
     async def show_session(self, id_or_prefix: str
                            ) -> tuple[SessionRow, list[Message], str | None]:
         """One session (a unique id prefix is enough), its messages, and its fork parent."""

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 #: a single line above this size is skipped, not parsed: real transcript lines (even with
 #: pasted images) stay far below it, and json.loads on hundreds of MB would stall capture
@@ -160,7 +161,62 @@ def flatten_text(content: Any) -> str:
     return str(content)
 
 
+_WRAPPER = re.compile(r"^\s*<([a-z][\w-]*)[^>]*>.*?</\1>\s*", re.S)
+TITLE_CHARS = 80
+
+
+def prompt_title(texts: Iterator[str] | list[str], limit: int = TITLE_CHARS) -> str | None:
+    """The first real prompt among ``texts``, on one line and shortened, for a title.
+
+    Wrappers tools put around injected context (``<command-name>…</command-name>``,
+    ``<system-reminder>…``, ``<environment_context>…``) are not the person's words.
+    """
+    for text in texts:
+        while True:
+            stripped = _WRAPPER.sub("", text, count=1)
+            if stripped == text:
+                break
+            text = stripped
+        line = " ".join(text.split())
+        if line:
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return None
+
+
 def canonical_json(obj: Any) -> str:
     """Deterministic one-line JSON (sorted keys, no spaces): equal input, equal bytes."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       default=str)
+
+
+def uri_path(value: Any) -> str | None:
+    """A local folder from a ``file://`` URI or a plain path (editors store both)."""
+    if not isinstance(value, str) or not value:
+        return None
+    if value.startswith("file://"):
+        return unquote(urlparse(value).path) or None
+    if "://" in value:
+        return None  # a remote (ssh, wsl, codespace) folder has no local path here
+    return value
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (wrong types never crash a parser)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
+def load_document(payload: bytes, fmt: str, notes: Notes) -> dict[str, Any]:
+    """A rendered payload's JSON document of format ``fmt``; ``{}`` (and a note) if not."""
+    try:
+        doc = json.loads(payload.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        doc = None
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        notes.bad("payload", f"not a {fmt} payload")
+        return {}
+    return doc

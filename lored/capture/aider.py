@@ -142,12 +142,22 @@ def parse(payload: bytes, source_hint: str | None = None) -> ParsedSession:
     g = _Sections()
     model = version = None
     in_fence = False
+    #: a tool message Aider wrote over several lines: ``> `` starts it, only its last line
+    #: ends in the two spaces of a Markdown line break (aider/io.py append_chat_history)
+    open_status = False
     for line in lines[1:]:
         body = line.rstrip()
+        if open_status and g.kind in ("status", "header") and not body.startswith("####"):
+            g.push(g.kind, body)  # even a ">>>>>>> REPLACE" line is still that report
+            open_status = not line.endswith("  ")
+            continue
+        open_status = False
         if g.kind == "assistant" and in_fence:
             g.push("assistant", body)
         elif body.startswith("####"):
-            g.push("user", body[4:].lstrip(" "))
+            # one space follows the marker; what comes after it is the prompt, indented
+            # lines of a multi-line prompt included
+            g.push("user", body[5:] if body.startswith("#### ") else body[4:])
         elif body.startswith(">"):
             status = body[1:].lstrip(" ")
             model = model or _after(status, "Main model: ", " with ")
@@ -156,6 +166,7 @@ def parse(payload: bytes, source_hint: str | None = None) -> ParsedSession:
             # the block before the first prompt is aider's start-up banner
             g.push("header" if not g.messages and g.kind in (None, "header") else "status",
                    status)
+            open_status = bool(status) and not line.endswith("  ")
         elif not body:
             if g.kind == "assistant":
                 g.push("assistant", "")  # paragraph break inside the answer

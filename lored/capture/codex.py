@@ -57,6 +57,10 @@ class _Builder:
         self.thinking: list[str] = []
         self.roles_seen: set[str] = set()
         self.events: list[tuple[int, Message]] = []  # event_msg fallbacks, by position
+        #: user-role response items, and the prompts Codex marked as typed (event_msg
+        #: user_message): with those markers present, they decide what the user said
+        self.user_items: list[Message] = []
+        self.typed: list[str] = []
 
     def add(self, role: str, ts: str | None, text: str, **extra: Any) -> Message:
         if role == "assistant":
@@ -74,11 +78,11 @@ class _Builder:
         if kind == "message":
             role = as_str(item.get("role")) or "assistant"
             text = flatten_text(item.get("content"))
-            if role == "user" and text.lstrip().startswith(_INJECTED):
-                return
             role = role if role in ("user", "assistant") else "system"
             self.roles_seen.add(role)
-            self.add(role, ts, text)
+            m = self.add(role, ts, text)
+            if role == "user":
+                self.user_items.append(m)  # typed or injected: decided in finish()
         elif kind == "reasoning":
             summary = flatten_text(item.get("summary"))
             if summary:
@@ -116,18 +120,37 @@ class _Builder:
         kind = ev.get("type")
         role = {"user_message": "user", "agent_message": "assistant"}.get(str(kind))
         text = as_str(ev.get("message"))
+        if role == "user" and text:
+            self.typed.append(" ".join(text.split()))
         if role and text and not (role == "user" and text.lstrip().startswith(_INJECTED)):
             self.events.append((len(self.messages), Message(role, ts, text)))
 
     def finish(self) -> list[Message]:
         """Messages, with event_msg text only for roles no response item covered."""
-        extra = [(pos, m) for pos, m in self.events if m.role not in self.roles_seen]
+        injected = {id(m) for m in self.user_items if not self._typed(m.text)}
+        covered = set(self.roles_seen)
+        if len(injected) == len(self.user_items):
+            covered.discard("user")  # no typed prompt among the items: the events have them
+        extra = [(pos, m) for pos, m in self.events if m.role not in covered]
         out = list(self.messages)
         for shift, (pos, m) in enumerate(extra):
             if m.role == "assistant" and self.model:
                 m.extra["model"] = self.model
             out.insert(pos + shift, m)
-        return out
+        return [m for m in out if id(m) not in injected]
+
+    def _typed(self, text: str) -> bool:
+        """Whether a user-role item is the person's words (not injected context)."""
+        if not self.typed:  # older rollouts carry no marker: known prefixes decide
+            return not text.lstrip().startswith(_INJECTED)
+        line = " ".join(text.split())
+        def same(a: str, b: str) -> bool:
+            short, long = sorted((a, b), key=len)
+            # the item may add attachments around the typed text: allow containment, but
+            # not of a short prompt inside a long injected document
+            return a == b or (bool(short) and short in long and 2 * len(short) >= len(long))
+
+        return bool(line) and any(same(line, t) for t in self.typed)
 
 
 def parse(payload: bytes, source_hint: str | None = None) -> ParsedSession:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
-from lored.capture import opencode_io, sources
+from lored.capture import dotdirs, opencode_io, sources, vscode, vscode_chat
 from lored.capture.sources import Context, Source
 from lored.config import ALL_TOOLS
 from lored.errors import UsageError
@@ -20,6 +21,13 @@ DISCOVERERS: dict[str, Discoverer] = {
     "gemini": sources.discover_gemini,
     "aider": sources.discover_aider,
     "opencode": opencode_io.discover,
+    **{t: functools.partial(vscode.discover_tasks, t) for t in vscode.EXTENSIONS},
+    "continue": dotdirs.discover_continue,
+    "copilot-chat": vscode_chat.discover_copilot,
+    "cursor": vscode_chat.discover_cursor,
+    "goose": dotdirs.discover_goose,
+    "qwen": dotdirs.discover_qwen,
+    "droid": dotdirs.discover_droid,
 }
 
 #: tool -> directories worth watching for changes (they may not exist yet)
@@ -34,6 +42,13 @@ WATCH_ROOTS: dict[str, RootsOf] = {
     # history files are polled instead (see POLLED and CaptureWatcher)
     "aider": lambda ctx: [],
     "opencode": opencode_io.watch_roots,
+    **{t: functools.partial(vscode.task_watch_roots, t) for t in vscode.EXTENSIONS},
+    "continue": lambda ctx: [dotdirs.continue_home(ctx) / "sessions"],
+    "copilot-chat": vscode_chat.copilot_watch_roots,
+    "cursor": lambda ctx: [vscode_chat.cursor_user_dir(ctx) / "globalStorage"],
+    "goose": lambda ctx: [dotdirs.goose_sessions_dir(ctx)],
+    "qwen": lambda ctx: [dotdirs.qwen_projects(ctx)],
+    "droid": lambda ctx: [dotdirs.droid_sessions(ctx)],
 }
 
 

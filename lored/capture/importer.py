@@ -23,7 +23,7 @@ from lored.capture.projects import git_remote, normalise_remote
 from lored.capture.registry import parse_payload
 from lored.capture.sources import Context, Source
 from lored.config import Settings
-from lored.errors import LoreError
+from lored.errors import CorruptData, DiskFull, LoreError
 from lored.model import ParsedSession
 from lored.store.db import PreparedCapture, prepare_capture
 from lored.store.rows import SourceState
@@ -51,6 +51,8 @@ class ImportReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     #: bytes read from the tools' files (growth reads only the new bytes)
     bytes_read: int = 0
+    #: unreadable records skipped in the sessions imported or updated in this pass
+    bad_records: int = 0
     #: ids of sessions imported or updated in this pass
     changed: list[str] = field(default_factory=list)
     #: git remotes looked up during this pass (project path -> remote URL)
@@ -83,6 +85,7 @@ class ImportReport:
         self.unchanged += other.unchanged
         self.errors.extend(other.errors)
         self.bytes_read += other.bytes_read
+        self.bad_records += other.bad_records
         self.changed.extend(other.changed)
 
     def error(self, path: str, exc: BaseException | str) -> None:
@@ -125,7 +128,13 @@ async def import_all(
     seen = await store.source_states()
     pipe = _Pipeline(report)
     try:
-        for name in selected_tools(ctx, tool):
+        # Aider's histories live in projects: look for them after every other tool has
+        # been read, in the projects this very pass found too
+        order = sorted(selected_tools(ctx, tool), key=lambda t: t == "aider")
+        for name in order:
+            if name == "aider":
+                await pipe.drain()
+                ctx.known_projects = sorted({*ctx.known_projects, *await store.project_paths()})
             try:
                 found = await asyncio.to_thread(DISCOVERERS[name], ctx)
             except Exception as exc:  # a broken tool folder must not stop the others
@@ -144,6 +153,8 @@ async def import_all(
                 await pipe.drain()
                 try:
                     await _import_rendered(store, settings, src, report)
+                except DiskFull:
+                    raise  # the first failed write stops the pass (the others would fail too)
                 except Exception as exc:  # one bad file never stops the scan
                     report.error(src.key, exc)
         await pipe.drain()
@@ -210,10 +221,17 @@ class _Pipeline:
         self.queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=PIPELINE_DEPTH)
         self.inflight: list[_Item] = []
         self.writer: asyncio.Task[None] | None = None
+        #: the write failure that stops the pass (a full disk); later items are dropped
+        self.failed: DiskFull | None = None
+
+    def _raise_failed(self) -> None:
+        if self.failed is not None:
+            raise self.failed
 
     async def add(
         self, src: Source, prepare: Callable[[ImportReport], Awaitable[_Plan]]
     ) -> None:
+        self._raise_failed()
         item = await self._prepare(src, prepare)
         item.plan.keys.discard("")  # no session yet
         if any(item.plan.keys & other.plan.keys for other in self.inflight):
@@ -233,6 +251,8 @@ class _Pipeline:
         part = ImportReport(remotes=self.report.remotes)
         try:
             plan = await prepare(part)
+        except DiskFull:
+            raise
         except Exception as exc:  # one bad file never stops the scan
             part.error(src.key, exc)
             plan = _Plan(set())
@@ -241,8 +261,10 @@ class _Pipeline:
     async def _write(self) -> None:
         while (item := await self.queue.get()) is not None:
             try:
-                if item.plan.commit is not None:
+                if item.plan.commit is not None and self.failed is None:
                     await item.plan.commit(item.report)
+            except DiskFull as exc:
+                self.failed = exc  # keep draining the queue so no producer blocks on it
             except Exception as exc:  # one bad file never stops the scan
                 item.report.error(item.src.key, exc)
             finally:
@@ -258,6 +280,7 @@ class _Pipeline:
             joined.cancel()
             if self.writer.done():
                 self.writer.result()  # re-raise what stopped it (e.g. cancellation)
+        self._raise_failed()
 
     async def close(self) -> None:
         """Stop the writer (after draining on success; cancelled on error)."""
@@ -310,6 +333,10 @@ async def _parse(tool: str, payload: bytes, hint: str, report: ImportReport) -> 
         parsed = await asyncio.to_thread(parse_payload, tool, payload, hint)
     else:
         parsed = parse_payload(tool, payload, hint)
+    if not parsed.messages and parsed.bad_records:
+        # e.g. a .jsonl of random bytes: an empty session would be stored and pushed
+        raise CorruptData(f"none of its {parsed.bad_records} record(s) could be read, so it "
+                          "is not a session (is it a transcript of this tool?)")
     path = parsed.project_path
     if parsed.git_remote is None and path:
         # the remote groups one project's checkouts across machines (see projects.py);
@@ -342,6 +369,8 @@ def _save(
         status = await store.save_capture(parsed, payload, source, settings.machine_id,
                                           prepared, extra_sources or ())
         report.count(status, parsed.session_id)
+        if status != "unchanged":
+            report.bad_records += parsed.bad_records
 
     return commit
 
@@ -560,8 +589,15 @@ async def _append_parts(
 def _fingerprint(src: Source) -> tuple[int, int, int]:
     """(total size, newest mtime_ns, combined inodes) of a rendered source's files."""
     size = mtime = inode = 0
-    for f in src.files:
-        st = os.stat(f)
+    for n, f in enumerate(src.files):
+        try:
+            st = os.stat(f)
+        except FileNotFoundError:
+            if n == 0:
+                raise
+            continue  # e.g. a database's -wal, which SQLite creates and removes
+        if n and st.st_size == 0:
+            continue  # an empty -wal holds no rows (a reader may have just created it)
         size += st.st_size
         mtime = max(mtime, st.st_mtime_ns)
         inode = (inode * 1_000_003 + st.st_ino) % (1 << 62)
@@ -600,6 +636,10 @@ async def _import_rendered(
             if await store.is_deleted(parsed.session_id):
                 continue
             status = await store.save_capture(parsed, payload, None, settings.machine_id)
+            if status != "unchanged":
+                report.bad_records += parsed.bad_records
+        except DiskFull:
+            raise
         except Exception as exc:  # one bad session of a shared file spares the others
             report.error(src.key, exc)
             continue

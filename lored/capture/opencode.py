@@ -43,10 +43,17 @@ def _created(obj: dict[str, Any]) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
+#: tools built on OpenCode's storage (Kilo Code since its 2026 rebuild writes ``kilo.db``)
+DERIVED = frozenset({"kilo-code"})
+
+
 def render(session: dict[str, Any], messages: list[dict[str, Any]],
-           parts: dict[str, list[dict[str, Any]]]) -> bytes:
+           parts: dict[str, list[dict[str, Any]]], tool: str = TOOL) -> bytes:
     """The canonical payload of one session; ``parts`` maps message id -> its parts."""
-    lines = [canonical_json({"format": FORMAT, "session": session})]
+    head: dict[str, Any] = {"format": FORMAT, "session": session}
+    if tool != TOOL:
+        head["tool"] = tool  # only then, so OpenCode's own payloads keep their bytes
+    lines = [canonical_json(head)]
     for msg in sorted(messages, key=lambda m: (_created(m), str(m.get("id")))):
         lines.append(canonical_json({"message": msg}))
         for part in sorted(parts.get(str(msg.get("id")), []), key=lambda p: str(p.get("id"))):
@@ -103,10 +110,13 @@ def parse(payload: bytes, source_hint: str | None = None) -> ParsedSession:
     by_id: dict[str, Message] = {}
     current: Message | None = None
     models: list[str] = []
+    tool = TOOL
     for lineno, rec in iter_json_lines(payload, notes):
         where = f"line {lineno}"
         if isinstance(rec.get("session"), dict) and not session:
             session = rec["session"]
+            if rec.get("tool") in DERIVED:
+                tool = rec["tool"]
         elif isinstance(rec.get("message"), dict):
             info = rec["message"]
             role = info.get("role")
@@ -140,8 +150,8 @@ def parse(payload: bytes, source_hint: str | None = None) -> ParsedSession:
                            *(m.timestamp for m in messages)])
     bad, warnings = notes.finish()
     return ParsedSession(
-        session_id=f"{TOOL}:{native}",
-        tool=TOOL,
+        session_id=f"{tool}:{native}",
+        tool=tool,
         native_id=native,
         project_path=as_str(session.get("directory")),
         started_at=started,

@@ -14,6 +14,7 @@ from typing import Any
 
 from lored.capture import opencode
 from lored.capture.sources import Context, Source, sorted_files
+from lored.capture.sqlite_ro import begin_snapshot, connect_ro
 
 
 def data_dir(ctx: Context) -> Path:
@@ -23,9 +24,30 @@ def data_dir(ctx: Context) -> Path:
     return ctx.tool_dir("opencode", "OPENCODE_DATA_DIR", default)
 
 
+def db_paths(ctx: Context) -> list[Path]:
+    """Every OpenCode database on disk, the one ``$OPENCODE_DB`` names first.
+
+    ``opencode.db`` for the latest and beta channels, ``opencode-<channel>.db`` for the
+    others; ``$OPENCODE_DB`` (absolute, or relative to the data dir; ``:memory:`` is no
+    file) replaces both (anomalyco/opencode ``packages/opencode/src/storage/db.ts``
+    ``getChannelPath`` and ``Path``, ``src/flag/flag.ts``). Databases of the channels not
+    in use still hold the person's older sessions, so they are read too.
+    """
+    base = data_dir(ctx)
+    named = ctx.env.get("OPENCODE_DB", "")
+    first = [] if named in ("", ":memory:") else [base / Path(named).expanduser()]
+    found = [*first, base / "opencode.db", *sorted(base.glob("opencode-*.db"))]
+    return [p for p in dict.fromkeys(found) if p.is_file()]
+
+
 def watch_roots(ctx: Context) -> list[Path]:
-    """The data dir (the database lives at its top, the JSON tree below it)."""
-    return [data_dir(ctx)]
+    """The data dir (the database lives at its top, the JSON tree below it), and the
+    folder of a database ``$OPENCODE_DB`` puts elsewhere."""
+    roots = [data_dir(ctx)]
+    named = ctx.env.get("OPENCODE_DB", "")
+    if named not in ("", ":memory:"):
+        roots.append((data_dir(ctx) / Path(named).expanduser()).parent)
+    return list(dict.fromkeys(roots))
 
 
 def discover(ctx: Context) -> list[Source]:
@@ -33,10 +55,12 @@ def discover(ctx: Context) -> list[Source]:
     base = data_dir(ctx)
     out: list[Source] = []
     storage = base / "storage"
-    db = base / "opencode.db"
+    dbs = db_paths(ctx)
     # OpenCode migrates the tree into the database and then only updates the database:
     # a session found in both is read from the database alone
-    in_db = _db_session_ids(db) if db.is_file() else set()
+    in_db: set[str] = set()
+    for db in dbs:
+        in_db |= _db_session_ids(db)
     if (storage / "session").is_dir():
         for path in sorted_files((storage / "session").glob("*/*.json")):
             if path.stem in in_db:
@@ -44,16 +68,16 @@ def discover(ctx: Context) -> list[Source]:
             files = _tree_files(storage, path)
             out.append(Source(opencode.TOOL, str(path), files, append=False,
                               render=functools.partial(_render_tree, storage, path)))
-    if db.is_file():
+    for db in dbs:
         wal = db.with_name(db.name + "-wal")
-        files = (db, wal) if wal.is_file() else (db,)
+        files = (db, wal)  # the -wal may hold most rows; it may come and go
         out.append(Source(opencode.TOOL, str(db), files, append=False,
                           render=functools.partial(render_db, db)))
     return out
 
 
 def _connect(db_path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{db_path.absolute().as_uri()}?mode=ro", uri=True, timeout=5)
+    return connect_ro(db_path)
 
 
 def _db_session_ids(db_path: Path) -> set[str]:
@@ -138,10 +162,11 @@ def _normalise(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render_db(db_path: Path) -> list[bytes]:
-    """One payload per session in ``opencode.db`` (opened read-only)."""
+def render_db(db_path: Path, tool: str = opencode.TOOL) -> list[bytes]:
+    """One payload per session in ``opencode.db`` (opened read-only), or a derived tool's."""
     db = _connect(db_path)
     try:
+        begin_snapshot(db)  # sessions, messages and parts from one moment
         sessions = [_normalise(s) for s in _rows(db, "SELECT * FROM session ORDER BY id")]
         payloads = []
         for s in sessions:
@@ -152,7 +177,7 @@ def render_db(db_path: Path) -> list[bytes]:
             for p in _rows(db, "SELECT * FROM part WHERE session_id = ?", (sid,)):
                 part = _normalise(p)
                 parts.setdefault(str(part.get("messageID")), []).append(part)
-            payloads.append(opencode.render(s, messages, parts))
+            payloads.append(opencode.render(s, messages, parts, tool))
         return payloads
     finally:
         db.close()

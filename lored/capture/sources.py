@@ -218,8 +218,12 @@ AIDER_INPUTS = ".aider.input.history"
 
 
 def aider_roots(ctx: Context) -> list[Path]:
-    """Configured roots plus the project paths of sessions already captured."""
-    roots = {Path(p).expanduser() for p in (*ctx.settings.aider_roots, *ctx.known_projects)}
+    """Configured roots, the project paths of captured sessions, and the checkouts under
+    the usual code roots (a bounded scan, cached: see :mod:`lored.capture.scan`)."""
+    from lored.capture import scan
+
+    roots = {Path(p).expanduser() for p in (*ctx.settings.aider_roots, *ctx.known_projects,
+                                           *scan.cached_checkouts(ctx.home))}
     return sorted(roots)
 
 

@@ -13,7 +13,7 @@ Mapping order (the first that answers wins):
    origin folder may): this machine's checkout with the same normalised remote — the
    origin path itself if it exists here, else the folder of a local session of any
    tool, a ``[projects]`` value, an Aider root, or a checkout found by a bounded scan of
-   the usual code roots (:mod:`lored.restore.scan`);
+   the usual code roots (:mod:`lored.capture.scan`);
 4. the very same path, when it exists here and no remote says it is another project.
 """
 

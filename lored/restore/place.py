@@ -31,10 +31,10 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lored.capture import claude, forks, sources
+from lored.capture import claude, forks, scan, sources
 from lored.capture.projects import git_remote
 from lored.capture.registry import parse_payload
-from lored.restore import opencode_db, scan, targets
+from lored.restore import opencode_db, targets
 from lored.restore.paths import (
     Probe,
     ProjectMapping,

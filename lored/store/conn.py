@@ -16,11 +16,14 @@ after a failed open).
 from __future__ import annotations
 
 import asyncio
+import errno
 import sqlite3
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+
+from lored.errors import DiskFull
 
 T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
@@ -89,9 +92,11 @@ class _Pending:
 class Connection:
     """An asyncio face on one sqlite3 connection and the thread that owns it."""
 
-    def __init__(self, raw: sqlite3.Connection, worker: ThreadPoolExecutor) -> None:
+    def __init__(self, raw: sqlite3.Connection, worker: ThreadPoolExecutor,
+                 path: Path | str = "sessions.db") -> None:
         self._raw = raw
         self._worker = worker
+        self._path = path
 
     @classmethod
     async def open(cls, path: Path | str, **kwargs: Any) -> Connection:
@@ -104,10 +109,15 @@ class Connection:
         except BaseException:
             worker.shutdown(wait=False)
             raise
-        return cls(raw, worker)
+        return cls(raw, worker, path)
 
     async def _call(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._worker, fn)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._worker, fn)
+        except (sqlite3.Error, OSError) as exc:
+            if _disk_full(exc):  # SQLite rolled the statement/transaction back
+                raise DiskFull(f"cannot write {self._path}: the disk is full") from None
+            raise
 
     def execute(self, sql: str, params: Params = ()) -> _Pending:
         """Run one statement; await the result for its cursor."""
@@ -131,3 +141,11 @@ class Connection:
             await self._call(self._raw.close)
         finally:
             self._worker.shutdown(wait=False)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """SQLITE_FULL (the disk, or a write SQLite could not extend the file for) or ENOSPC."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_FULL

@@ -42,7 +42,7 @@ _THREAD_THRESHOLD = 256 * 1024
 _ROW_COLUMNS = (
     "id, tool, native_id, project_path, title, model, git_branch, started_at, ended_at, "
     "message_count, origin_machine_id, origin_machine_name, local, payload_length, "
-    "pushed_generation, git_remote"
+    "pushed_generation, git_remote, bad_records"
 )
 
 
@@ -99,7 +99,7 @@ def _row(r: Sequence[Any]) -> SessionRow:
         id=r[0], tool=r[1], native_id=r[2], project_path=r[3], title=r[4], model=r[5],
         git_branch=r[6], started_at=r[7], ended_at=r[8], message_count=r[9],
         origin_machine_id=r[10], origin_machine_name=r[11], local=bool(r[12]),
-        payload_length=r[13], pushed=r[14] > 0, git_remote=r[15],
+        payload_length=r[13], pushed=r[14] > 0, git_remote=r[15], bad_records=r[16] or 0,
     )
 
 
@@ -204,6 +204,13 @@ class Store:
             (path,),
         )
         return SourceState(*r) if r else None
+
+    async def tool_counts(self) -> dict[str, tuple[int, str | None]]:
+        """tool -> (sessions captured on this machine, time of the newest capture)."""
+        rows = await self._all(
+            "SELECT tool, COUNT(*), MAX(updated_at) FROM sessions WHERE local = 1 GROUP BY tool"
+        )
+        return {r[0]: (int(r[1]), r[2]) for r in rows}
 
     async def source_states(self) -> dict[str, SourceState]:
         """Every native file capture has recorded, by path (one query: a pass's snapshot)."""

@@ -45,6 +45,8 @@ class SessionRow:
     pushed: bool
     #: the project's normalised git remote (``host/owner/repo``), when known
     git_remote: str | None = None
+    #: records of the transcript that could not be read (skipped, never fatal)
+    bad_records: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """CLI.md's `sessions list` object (fixed keys first, extras after)."""
@@ -63,6 +65,7 @@ class SessionRow:
             "origin_machine_name": self.origin_machine_name,
             "payload_bytes": self.payload_length,
             "git_remote": self.git_remote,
+            "bad_records": self.bad_records,
         }
 
 

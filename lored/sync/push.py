@@ -64,10 +64,13 @@ class PushReport:
     bytes_uploaded: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     bytes_planned: int = 0
+    #: dry run only: what each session would upload ({session_id, tool, title, bytes})
+    planned: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"dry_run","pushed","sessions","bytes_uploaded","skipped"}`` (+ bytes_planned)."""
-        return {
+        """``{"dry_run","pushed","sessions","bytes_uploaded","skipped"}`` (+ bytes_planned,
+        and ``planned`` on a dry run)."""
+        doc = {
             "dry_run": self.dry_run,
             "pushed": len(self.sessions),
             "sessions": list(self.sessions),
@@ -75,6 +78,9 @@ class PushReport:
             "skipped": [s.to_json() for s in self.skipped],
             "bytes_planned": self.bytes_planned,
         }
+        if self.dry_run:
+            doc["planned"] = list(self.planned)
+        return doc
 
 
 def _meta(c: PushCandidate, minimal: bool) -> wire.SessionMeta:
@@ -278,4 +284,8 @@ async def dry_run(store: Store, candidates: list[PushCandidate], limits: Limits,
         if step is not None:
             report.sessions.append(c.session_id)
             report.bytes_planned += step.upload_bytes
+            report.planned.append({"session_id": c.session_id, "tool": c.tool,
+                                   "title": c.info.get("title"),
+                                   "project_path": c.project_path,
+                                   "bytes": step.upload_bytes})
     return report

@@ -72,3 +72,12 @@ def test_no_import_cycle_in_any_package() -> None:
 def test_lored_has_few_loose_files() -> None:
     loose = sorted(p.name for p in (ROOT / "lored").glob("*.py"))
     assert len(loose) <= 8, loose
+
+
+def test_test_file_names_are_unique_across_folders() -> None:
+    """The test folders are not packages: two files with one basename break collection."""
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(p.name for p in (Path(__file__).parents[1]).rglob("test_*.py"))
+    assert [n for n, c in names.items() if c > 1] == []

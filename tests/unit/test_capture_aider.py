@@ -114,3 +114,34 @@ async def test_roots_from_known_project_paths(tmp_path: Path, store: Store,
     await store.save_capture(other, b"x", None, settings.machine_id)
     report = await import_all(store, settings, tool="aider")
     assert report.imported == 2
+
+
+def _section(body: str) -> bytes:
+    return ("# aider chat started at 2025-06-14 14:05:31\n\n" + body).encode()
+
+
+def test_multi_line_tool_report_is_one_tool_message() -> None:
+    """'> ' on the first line only, two spaces on the last (aider/io.py)."""
+    from lored.capture import aider
+
+    s = aider.parse(_section(
+        "#### fix the parser  \n\n"
+        "> The LLM did not conform to the edit format.\n"
+        "app.py\n"
+        "<<<<<<< SEARCH\n"
+        ">>>>>>> REPLACE\n"
+        "Only 3 reflections allowed, stopping.  \n\n"
+        "Sorry, here is the fixed edit.\n"))
+    assert [m.role for m in s.messages] == ["user", "tool", "assistant"]
+    assert s.messages[1].text.endswith("Only 3 reflections allowed, stopping.")
+    assert ">>>>>>> REPLACE" in s.messages[1].text
+    assert s.messages[2].text == "Sorry, here is the fixed edit."
+
+
+def test_multi_line_prompt_keeps_its_indentation() -> None:
+    from lored.capture import aider
+
+    s = aider.parse(_section("#### make this a loop:  \n####     for x in xs:  \n"
+                             "####         print(x)  \n\nDone.\n"))
+    assert s.messages[0].text == "make this a loop:\n    for x in xs:\n        print(x)"
+    assert [m.role for m in s.messages] == ["user", "assistant"]

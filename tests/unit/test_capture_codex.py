@@ -105,3 +105,54 @@ def test_wrong_types_and_bad_lines_are_counted() -> None:
     assert [m.text for m in s.messages] == ["ok"]
     assert s.bad_records == 3
     assert any(w.startswith("line 2:") for w in s.warnings)
+
+
+def _env(kind: str, payload: dict, ts: str = "2026-01-05T10:00:00.000Z") -> bytes:
+    import json as _json
+
+    return _json.dumps({"timestamp": ts, "type": kind, "payload": payload}).encode() + b"\n"
+
+
+def _user_item(text: str) -> dict:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+def test_codex_typed_prompt_marker_decides_what_the_user_said() -> None:
+    from lored.capture import codex
+
+    payload = (
+        _env("session_meta", {"id": "0199aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee", "cwd": "/p"})
+        + _env("response_item", _user_item("<permissions instructions>sandboxed, "
+                                           "network off</permissions instructions>"))
+        + _env("response_item", _user_item("Some new wording of injected repo guidance"))
+        + _env("response_item", _user_item("fix the flaky orders test"))
+        + _env("event_msg", {"type": "user_message", "message": "fix the flaky orders test"})
+        + _env("response_item", {"type": "message", "role": "assistant",
+                                 "content": [{"type": "output_text", "text": "Done."}]})
+    )
+    s = codex.parse(payload)
+    assert [(m.role, m.text) for m in s.messages] == [
+        ("user", "fix the flaky orders test"), ("assistant", "Done.")]
+
+
+def test_codex_without_markers_falls_back_to_known_prefixes() -> None:
+    from lored.capture import codex
+
+    payload = (
+        _env("session_meta", {"id": "0199aaaa-bbbb-7ccc-8ddd-ffffffffffff", "cwd": "/p"})
+        + _env("response_item", _user_item("<environment_context>cwd=/p</environment_context>"))
+        + _env("response_item", _user_item("rename the module"))
+    )
+    assert [m.text for m in codex.parse(payload).messages] == ["rename the module"]
+
+
+def test_codex_typed_prompts_only_in_events_are_kept() -> None:
+    from lored.capture import codex
+
+    payload = (
+        _env("session_meta", {"id": "0199aaaa-bbbb-7ccc-8ddd-000000000000", "cwd": "/p"})
+        + _env("response_item", _user_item("# AGENTS.md instructions for /p\n..."))
+        + _env("event_msg", {"type": "user_message", "message": "add a changelog entry"})
+    )
+    assert [(m.role, m.text) for m in codex.parse(payload).messages] == [
+        ("user", "add a changelog entry")]

@@ -40,13 +40,36 @@ def _opencode() -> bytes:
     return opencode.render(SESSION, MESSAGES, PARTS)
 
 
+def _qwen() -> bytes:
+    import tempfile
+
+    from tests import newtools
+
+    home = Path(tempfile.mkdtemp())
+    newtools.qwen_chat(home)
+    return next(home.rglob("*.jsonl")).read_bytes()
+
+
+def _droid() -> bytes:
+    import tempfile
+
+    from tests import newtools
+
+    return newtools.droid_session(Path(tempfile.mkdtemp())).read_bytes()
+
+
 #: tool -> a valid line-oriented payload
 GOOD: dict[str, Callable[[], bytes]] = {
     "claude-code": _claude, "codex": _codex, "gemini": _gemini, "opencode": _opencode,
+    "qwen": _qwen, "droid": _droid,
 }
 LINE_TOOLS = sorted(GOOD)
 #: tools whose payloads are not line-oriented: their own hostile tests, listed here
-OWN_HOSTILE_TESTS: set[str] = {"aider"}  # test_capture_aider.py
+OWN_HOSTILE_TESTS: set[str] = {
+    "aider",  # test_capture_aider.py
+    # test_capture_newtools.py: one JSON document each, every field bent
+    "cline", "roo-code", "kilo-code", "continue", "copilot-chat", "cursor", "goose",
+}
 
 
 def test_every_registered_parser_has_hostile_coverage() -> None:

@@ -47,17 +47,20 @@ def test_config_values_and_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(env)
     s.paths.config_file.write_text('machine_id = "m"\n[privacy]\nmetadata = "none"\n')
-    with pytest.raises(ConfigError, match="privacy.metadata"):
+    with pytest.raises(ConfigError, match=r"line 3: \[privacy\] metadata"):
         load_settings(env)
 
 
 @pytest.mark.parametrize(("value", "seconds"), [(900, 900), ("15m", 900), ("2s", 2), ("1h", 3600),
-                                                ("30", 30)])
+                                                ("30", 30), ("2h15m", 8100), ("90s", 90),
+                                                ("1d", 86400), ("1.5h", 5400),
+                                                ("1h 2m 3s", 3723)])
 def test_parse_interval(value: object, seconds: int) -> None:
     assert parse_interval(value) == seconds
 
 
-@pytest.mark.parametrize("value", ["soon", 0, True, None, "-5m"])
+@pytest.mark.parametrize("value", ["soon", 0, True, None, "-5m", "15m2h", "2 hours",
+                                   "", "m", "0.5s", [15]])
 def test_parse_interval_rejects(value: object) -> None:
     with pytest.raises(ConfigError):
         parse_interval(value)
@@ -74,3 +77,19 @@ def test_write_secret_is_0600(tmp_path: Path) -> None:
     write_secret(path, b"s3cret")
     assert path.read_bytes() == b"s3cret"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_find_line_points_at_the_key() -> None:
+    from lored.config_check import find_line
+
+    text = ('machine_id = "m"\n# [sync] in a comment\n[sync]\ninterval = "1m"\n'
+            '"auto" = 1\n[capture]\ntools = []\nsync.x = 1\n[a . "b"]\nc = 2\n')
+    assert find_line(text, ("machine_id",)) == 1
+    assert find_line(text, ("sync",)) == 3
+    assert find_line(text, ("sync", "auto")) == 5
+    assert find_line(text, ("capture", "tools")) == 7
+    assert find_line(text, ("capture", "sync", "x")) == 8
+    assert find_line(text, ("a", "b", "c")) == 10
+    assert find_line(text, ("capture", "nope")) == 6  # the section when the key is not written
+    assert find_line(text, ("privacy",)) is None
+    assert find_line('sync = { auto = "no" }\n', ("sync", "auto")) == 1

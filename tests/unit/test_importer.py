@@ -251,3 +251,47 @@ async def test_unchanged_corpus_is_stat_only(
     assert grown.to_json() == {"imported": 0, "updated": 1, "unchanged": 20, "errors": []}
     assert set(calls) == {str(path)}  # only the file that changed is looked up
     assert (await store.messages(f"claude-code:{SID}"))[-1].text == "and one more"
+
+
+async def test_random_bytes_are_not_a_session(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    folder = clean_env / ".claude/projects/-home-dev-junk"
+    folder.mkdir(parents=True)
+    (folder / "00000000-0000-4000-8000-00000000dead.jsonl").write_bytes(
+        bytes(range(256)) * 40 + b"\n" + os.urandom(4096).replace(b"\n", b"x"))
+    report = await import_all(store, settings)
+    assert report.imported == 0 and await store.list_sessions() == []
+    assert len(report.errors) == 1 and "not a session" in report.errors[0]["message"]
+
+
+async def test_title_is_the_first_real_prompt_and_bad_records_are_counted(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    folder = clean_env / ".claude/projects/-home-dev-projects-webapp"
+    folder.mkdir(parents=True)
+    sid = "11111111-2222-4333-8444-555555555555"
+    wrapper = "<command-name>/clear</command-name>\n<command-message>clear</command-message>"
+    (folder / f"{sid}.jsonl").write_bytes(
+        user_line(wrapper, sid) + b"{not json\n"
+        + user_line("  Why does the   orders endpoint\n time out " + "x" * 100, sid))
+    report = await import_all(store, settings)
+    assert report.imported == 1 and report.bad_records == 1
+    row = (await store.list_sessions())[0]
+    assert row.title is not None and row.title.startswith("Why does the orders endpoint time out")
+    assert len(row.title) == 80 and row.title.endswith("…")
+    assert row.to_json()["bad_records"] == 1
+
+
+async def test_aider_history_found_on_the_first_pass_in_a_code_root(
+    clean_env: Path, store: Store, settings: Settings
+) -> None:
+    """No config, no other tool in that project: the bounded code-root scan finds it."""
+    checkout = clean_env / "src/team/webapp"
+    (checkout / ".git").mkdir(parents=True)
+    shutil.copy(FIX / "aider/home/dev/projects/webapp/.aider.chat.history.md", checkout)
+    report = await import_all(store, settings)
+    assert report.errors == [] and report.imported >= 1
+    rows = await store.list_sessions()
+    assert {r.tool for r in rows} == {"aider"}
+    assert {r.project_path for r in rows} == {str(checkout)}

@@ -201,9 +201,20 @@ async def test_sync_error_comes_back_as_the_same_error(
     assert "lorectl push" in (info.value.fix or "")
 
 
+def _post(path: str, body: bytes) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+            .encode() + body)
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "status", "code"),
     [
+        # issue 16: deep JSON (RecursionError) and 5,000-digit integers were 500s
+        (_post("/v1/sync", b'{"mode": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"), 400,
+         "bad_request"),
+        (_post("/v1/sync", b'{"mode": "sync", "all": ' + b"9" * 5000 + b"}"), 400,
+         "bad_request"),
+        (_post("/v1/pause", b'{"x": ' + b"1" * 21 + b"}"), 400, "bad_request"),
         (b"\x16\x03\x01\x02\x00garbage\r\n\r\n", 400, "bad_request"),
         (b"GET /v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400,
          "bad_request"),

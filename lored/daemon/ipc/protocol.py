@@ -96,10 +96,21 @@ class SyncRequest:
         return {"mode": self.mode, "dry_run": self.dry_run, "all": self.all}
 
 
+#: no request field is an integer this long; longer ones cost quadratic time to parse
+_MAX_INT_DIGITS = 20
+
+
+def _small_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"an integer has more than {_MAX_INT_DIGITS} digits")
+    return int(text)
+
+
 def parse_object(body: bytes) -> dict[str, Any]:
     """A JSON object from a request body; an empty body is ``{}``.
 
-    Raises IpcError(400) for invalid UTF-8, invalid or truncated JSON and non-objects,
+    Raises IpcError(400) for invalid UTF-8, invalid or truncated JSON, nesting past the
+    parser's recursion limit, integers over 20 digits and non-objects,
     IpcError(413) for bodies over :data:`MAX_BODY`.
     """
     if len(body) > MAX_BODY:
@@ -107,11 +118,15 @@ def parse_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        doc = json.loads(body.decode("utf-8"))
+        doc = json.loads(body.decode("utf-8"), parse_int=_small_int)
     except UnicodeDecodeError:
         raise IpcError("request body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise IpcError(f"request body is not valid JSON: {exc.msg} at offset {exc.pos}") from None
+    except RecursionError:
+        raise IpcError("request body is nested too deeply") from None
+    except ValueError as exc:  # _small_int's refusal
+        raise IpcError(f"request body is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise IpcError("request body must be a JSON object")
     return doc

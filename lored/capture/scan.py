@@ -1,5 +1,8 @@
 """Finding this machine's git checkouts where people usually keep code (file-system I/O).
 
+Used by restore (a pulled session's checkout) and by capture (Aider keeps its history
+inside each project, so its files are looked for in every checkout found here).
+
 When a pulled session's project is known only by its git remote, and no session of this
 machine was made in that project yet, its checkout is looked for under the usual code
 roots (``~/src``, ``~/code``, ``~/projects``, ``~/work``, ``~/dev``, ``~/git`` and a
@@ -52,6 +55,24 @@ def checkouts(home: Path, roots: tuple[str, ...] = CODE_ROOTS, *, max_depth: int
             level = deeper
             if not level:
                 break
+
+
+_CACHE: dict[Path, tuple[float, list[str]]] = {}
+#: a capture pass reuses the last scan this long (the daemon polls Aider often)
+CACHE_SECONDS = 300.0
+
+
+def cached_checkouts(home: Path, *, now: float | None = None) -> list[str]:
+    """All checkouts under the code roots, rescanned at most every CACHE_SECONDS."""
+    import time
+
+    t = time.monotonic() if now is None else now
+    hit = _CACHE.get(home)
+    if hit is not None and t - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    found = list(checkouts(home))
+    _CACHE[home] = (t, found)
+    return found
 
 
 def _subfolders(folder: Path) -> list[Path]:

@@ -1,0 +1,1 @@
+"""`lorectl mcp`: a read-only Model Context Protocol server over the local archive."""
