@@ -8,6 +8,7 @@ Secrets (token, cached data key) live in their own 0600 files, never in config.t
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
