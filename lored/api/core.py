@@ -104,9 +104,9 @@ class LoreCore:
 
     def redaction_policy(self) -> Policy:
         """``[privacy] redact`` / ``redact_allow`` as the secrets room's rules."""
-        mode = self.settings.privacy_redact
-        return Policy(mode if mode in ("sync", "everywhere", "off") else "sync",  # type: ignore[arg-type]
-                      self.settings.privacy_redact_allow)
+        from lored.capture.redaction import policy_of
+
+        return policy_of(self.settings)
 
     # --- capture ----------------------------------------------------------------------
     async def import_all(self, tool: str | None = None, *,

@@ -43,6 +43,19 @@ class Lore(LoreCore):
         ctx = Context(self.settings, dict(os.environ))
         return inventory(ctx, await self.store.tool_counts())
 
+    async def secrets_scan(self, session: str | None = None) -> dict[str, Any]:
+        """`lorectl secrets scan`: kinds, counts and first lines of secrets per session."""
+        from lored.api.secrets import scan_secrets
+
+        return await scan_secrets(self, session)
+
+    async def secrets_redact(self, session: str | None = None) -> dict[str, Any]:
+        """`lorectl secrets redact`: the current rules applied to sessions already captured
+        (marked for a new generation upstream; rewritten here in "everywhere" mode)."""
+        from lored.api.secrets import redact_secrets
+
+        return await redact_secrets(self, session)
+
     async def show_session(self, id_or_prefix: str
                            ) -> tuple[SessionRow, list[Message], str | None]:
         """One session (a unique id prefix is enough), its messages, and its fork parent."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from lored.capture import claude, forks
 from lored.capture.discovery import DISCOVERERS, selected_tools
 from lored.capture.projects import git_remote, normalise_remote
+from lored.capture.redaction import local_redactor, redact_parsed
 from lored.capture.registry import parse_payload
 from lored.capture.sources import Context, Source
 from lored.config import Settings
@@ -348,6 +349,21 @@ async def _parse(tool: str, payload: bytes, hint: str, report: ImportReport) -> 
     return parsed
 
 
+async def _local_redact(
+    settings: Settings, parsed: ParsedSession, payload: bytes
+) -> tuple[ParsedSession, bytes]:
+    """``[privacy] redact = "everywhere"``: the payload and its parsed text as stored here
+    have their secrets redacted (the stored payload then differs from the file, so its
+    next growth is read whole, and redacted whole, again)."""
+    redactor = local_redactor(settings)
+    if redactor is None:
+        return parsed, payload
+    red = await asyncio.to_thread(redactor.redact, payload)
+    if red is payload:
+        return parsed, payload
+    return redact_parsed(redactor, parsed), red
+
+
 async def _prepare_capture(parsed: ParsedSession, payload: bytes) -> PreparedCapture:
     if len(payload) > _PREPARE_THREAD_THRESHOLD:
         return await asyncio.to_thread(prepare_capture, parsed, payload)
@@ -443,6 +459,7 @@ async def _plan_append(
         # deleted here on purpose: remember, don't bring back
         plan.commit = _save_source(store, source)
         return plan
+    parsed, payload = await _local_redact(settings, parsed, payload)
     prepared = await _prepare_capture(parsed, payload)
     plan.commit = _save(store, settings, parsed, payload, source, prepared)
     return plan
@@ -535,6 +552,7 @@ async def _plan_with_agents(
                     len(consumed.get(names[f], b"")))
         for f, st in stats.items() if f != main
     ]
+    parsed, payload = await _local_redact(settings, parsed, payload)
     prepared = await _prepare_capture(parsed, payload)
     plan.commit = _save(store, settings, parsed, payload, source, prepared, agents)
     return plan
@@ -635,6 +653,7 @@ async def _import_rendered(
                 parsed, payload = held.parsed, held.payload
             if await store.is_deleted(parsed.session_id):
                 continue
+            parsed, payload = await _local_redact(settings, parsed, payload)
             status = await store.save_capture(parsed, payload, None, settings.machine_id)
             if status != "unchanged":
                 report.bad_records += parsed.bad_records

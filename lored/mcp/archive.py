@@ -17,6 +17,7 @@ from typing import Any
 
 from lored.capture._common import norm_ts
 from lored.capture.projects import git_remote, normalise_remote
+from lored.secrets.redact import Redactor
 from lored.store.db import fts_query
 
 MAX_TEXT = 4000  # characters of one message in get_session
@@ -28,9 +29,39 @@ class ArchiveError(ValueError):
     """A bad argument or an unknown id: the message is what the assistant is told."""
 
 
+#: set by :func:`redact_with` (the server redacts every answer whatever the local mode)
+_REDACTOR: Redactor | None = None
+
+
+def redact_with(redactor: Redactor | None) -> None:
+    """Every later :func:`outgoing` text has its secrets redacted by ``redactor``."""
+    global _REDACTOR
+    _REDACTOR = redactor
+
+
 def outgoing(text: str | None) -> str:
-    """Every text the MCP server answers with passes here (the redaction seam)."""
-    return text or ""
+    """Every text the MCP server answers with passes here (the redaction seam).
+
+    Redact whole texts *before* shortening them: a secret cut in half is no longer
+    recognisable and would leak its first part."""
+    if not text:
+        return ""
+    return _REDACTOR.redact_text(text) if _REDACTOR is not None else text
+
+
+def _snippet(text: str, words: list[str], width: int = 200) -> str:
+    """About ``width`` characters of an already redacted ``text`` around the first
+    query word, which is marked ``[word]`` like the index's own snippets."""
+    flat = " ".join(text.split())
+    low = flat.lower()
+    hits = [(i, w) for w in words if (i := low.find(w)) >= 0]
+    if not hits:
+        return _short(flat, width)
+    i, w = min(hits)
+    start = max(0, i - width // 3)
+    end = min(len(flat), start + width)
+    piece = f"{flat[start:i]}[{flat[i:i + len(w)]}]{flat[i + len(w):end]}"
+    return ("…" if start else "") + piece + ("…" if end < len(flat) else "")
 
 
 def _short(text: str, limit: int) -> str:
@@ -133,7 +164,7 @@ class Archive:
         cap = 1000  # counting beyond this costs more than it tells
         hits = self.db.execute(
             f"SELECT {self._COLS}, m.role, m.timestamp, "
-            "snippet(messages_fts, 0, '[', ']', '…', 16) "
+            "snippet(messages_fts, 0, '[', ']', '…', 16), m.text "
             "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
             f"JOIN sessions s ON s.id = m.session_id WHERE messages_fts MATCH ? AND {where} "
             "ORDER BY rank LIMIT ?", [q, *params, cap]).fetchall()
@@ -147,8 +178,14 @@ class Archive:
         for rows, indexed in ((hits, True), (fresh, False)):
             for r in rows:
                 item = self._session(r)
-                snippet = r[13] if indexed else _short(" ".join(str(r[13]).split()), 200)
-                item.update(role=r[11], time=r[12], snippet=outgoing(snippet))
+                text = r[14] if indexed else r[13]
+                if _REDACTOR is not None:  # the index's snippet could cut a secret in half
+                    snippet = _snippet(outgoing(str(text)), words)
+                elif indexed:
+                    snippet = r[13]
+                else:
+                    snippet = _short(" ".join(str(text).split()), 200)
+                item.update(role=r[11], time=r[12], snippet=snippet)
                 results.append(item)
         total = len(results)
         shown = results[:n]
@@ -187,7 +224,7 @@ class Archive:
         messages = []
         for pos, (_, role, ts, text, extra) in enumerate(rows, start):
             item: dict[str, Any] = {"index": pos, "role": role, "time": ts,
-                                    "text": outgoing(_short(text, MAX_TEXT))}
+                                    "text": _short(outgoing(text), MAX_TEXT)}
             data = json.loads(extra) if extra else {}
             calls = data.get("tool_calls") if isinstance(data, dict) else None
             if isinstance(calls, list) and calls:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lored.mcp.archive import Archive
+from lored.mcp.archive import Archive, redact_with
+from lored.secrets.redact import Redactor
 
 INSTRUCTIONS = (
     "Lore holds the user's past AI coding sessions from every tool and every machine "
@@ -62,6 +63,7 @@ def build(db_file: Path) -> Any:
     return server
 
 
-def run(db_file: Path) -> None:
-    """Serve over stdio until stdin closes."""
+def run(db_file: Path, redactor: Redactor | None = None) -> None:
+    """Serve over stdio until stdin closes; every answer's text redacted by ``redactor``."""
+    redact_with(redactor)
     build(db_file).run("stdio")

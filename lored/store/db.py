@@ -484,6 +484,15 @@ class Store:
             )
             await _kv_put(db, "last_push_at", utcnow())
 
+    async def compact(self) -> None:
+        """Purge deleted text from the search index and the file's free pages (after
+        rewriting sessions whose old text must not linger: redacted secrets)."""
+        async with self.transaction() as db:
+            await db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')")
+        async with self._lock:
+            await self._db.execute("VACUUM")
+            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def mark_own_dirty(self, session_ids: Sequence[str] | None = None) -> int:
         """Mark own pushed sessions (all, or these) for the next push to re-plan; returns
         how many (redaction rules changed: the planner then rewrites only what differs)."""
