@@ -14,7 +14,8 @@ def serve_mcp(settings: Settings) -> None:
 
     try:
         # what the assistant sees is redacted whatever [privacy] redact says locally
-        run(settings.paths.db_file, redactor=local_redactor(settings, always=True))
+        run(settings.paths.db_file,
+            redactor=lambda: local_redactor(settings, always=True))
     except ArchiveError as exc:
         raise UsageError(str(exc), hint="run `lorectl import` to capture sessions") from None
 

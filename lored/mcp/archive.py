@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,14 +30,23 @@ class ArchiveError(ValueError):
     """A bad argument or an unknown id: the message is what the assistant is told."""
 
 
-#: set by :func:`redact_with` (the server redacts every answer whatever the local mode)
+#: set by :func:`redact_with` (the server redacts every answer whatever the local mode);
+#: built on first use, so listing the tools does not wait for the detector's patterns
 _REDACTOR: Redactor | None = None
+_FACTORY: Callable[[], Redactor | None] | None = None
 
 
-def redact_with(redactor: Redactor | None) -> None:
-    """Every later :func:`outgoing` text has its secrets redacted by ``redactor``."""
-    global _REDACTOR
-    _REDACTOR = redactor
+def redact_with(factory: Callable[[], Redactor | None] | None) -> None:
+    """Every later :func:`outgoing` text has its secrets redacted by ``factory()``."""
+    global _REDACTOR, _FACTORY
+    _REDACTOR, _FACTORY = None, factory
+
+
+def _redactor() -> Redactor | None:
+    global _REDACTOR, _FACTORY
+    if _FACTORY is not None:
+        _REDACTOR, _FACTORY = _FACTORY(), None
+    return _REDACTOR
 
 
 def outgoing(text: str | None) -> str:
@@ -46,7 +56,8 @@ def outgoing(text: str | None) -> str:
     recognisable and would leak its first part."""
     if not text:
         return ""
-    return _REDACTOR.redact_text(text) if _REDACTOR is not None else text
+    redactor = _redactor()
+    return redactor.redact_text(text) if redactor is not None else text
 
 
 def _snippet(text: str, words: list[str], width: int = 200) -> str:
@@ -179,7 +190,7 @@ class Archive:
             for r in rows:
                 item = self._session(r)
                 text = r[14] if indexed else r[13]
-                if _REDACTOR is not None:  # the index's snippet could cut a secret in half
+                if _redactor() is not None:  # the index's snippet could cut a secret in half
                     snippet = _snippet(outgoing(str(text)), words)
                 elif indexed:
                     snippet = r[13]

@@ -7,6 +7,7 @@ assistant reads (the server keeps running). stdin closing ends the server (exit 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,8 @@ def build(db_file: Path) -> Any:
     return server
 
 
-def run(db_file: Path, redactor: Redactor | None = None) -> None:
-    """Serve over stdio until stdin closes; every answer's text redacted by ``redactor``."""
+def run(db_file: Path, redactor: Callable[[], Redactor | None] | None = None) -> None:
+    """Serve over stdio until stdin closes; every answer's text redacted by
+    ``redactor()`` (called on the first answer that has text)."""
     redact_with(redactor)
     build(db_file).run("stdio")
