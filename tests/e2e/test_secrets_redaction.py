@@ -190,3 +190,51 @@ def test_appends_to_a_redacted_session_upload_only_their_tails(
     session_size = path.stat().st_size
     assert total_tails < session_size
     assert leaked(tree_bytes(server.data_dir), secrets) == []
+
+
+def _set_mode(m: LorectlMachine, mode: str) -> None:
+    config = m.lore_home / "config.toml"
+    text = config.read_text()
+    cut = text.find("\n[privacy]")
+    config.write_text((text if cut < 0 else text[:cut]) + f'\n[privacy]\nredact = "{mode}"\n')
+
+
+def test_turning_redaction_on_re_pushes_affected_sessions_once(
+        tmp_path: Path, server: Any) -> None:
+    a = LorectlMachine(tmp_path, "a", server_url=server.url)
+    b = LorectlMachine(tmp_path, "b", server_url=server.url)
+    a.login(EMAIL)
+    b.login(EMAIL)
+    text, secrets = planted()
+    clean_sid, dirty_sid = "0d1e2f30-4152-4637-8899-aabbccddeeff", CLAUDE_SID
+    for sid, content in ((clean_sid, "nothing secret here"), (dirty_sid, text)):
+        a.write_session(sid, line({"type": "user", "sessionId": sid, "timestamp":
+                                   "2025-06-14T09:00:00.000Z", "cwd": "/home/dev/p",
+                                   "message": {"role": "user", "content": content}}))
+    a.json("import")
+    # at first nothing is redacted: the secret reaches B (what users had before issue 17)
+    _set_mode(a, "off")
+    assert len(a.json("push")["sessions"]) == 2
+    b.json("pull")
+    assert leaked(tree_bytes(b.lore_home), secrets) != []
+    # redaction on: the one affected session goes up again, once, as a new generation
+    _set_mode(a, "sync")
+    doc = a.json("push")
+    assert doc["sessions"] == [f"claude-code:{dirty_sid}"], doc
+    assert a.json("push")["sessions"] == []
+    gen = b.json("pull")
+    assert gen["sessions"] == [f"claude-code:{dirty_sid}"] and gen["failed"] == []
+    assert "[REDACTED:" in all_text(b.show(f"claude-code:{dirty_sid}"))
+    assert leaked(all_text(b.show(f"claude-code:{dirty_sid}")).encode(), secrets) == []
+    # "everywhere" + secrets redact: A's own copy is rewritten and the store compacted
+    _set_mode(a, "everywhere")
+    assert leaked(tree_bytes(a.lore_home), secrets) != []
+    red = a.json("secrets", "redact", "--yes")
+    assert red["mode"] == "everywhere" and red["sessions_with_secrets"] == 1, red
+    assert red["rewritten_locally"] == 1, red
+    assert leaked(tree_bytes(a.lore_home), secrets) == []
+    assert a.json("secrets", "scan")["findings"] == []
+    # without --yes and without a terminal it refuses with a hint, changing nothing
+    refused = a.run("secrets", "redact", check=False)
+    assert refused.returncode != 0 and "--yes" in refused.stderr
+    assert "Traceback" not in refused.stderr
