@@ -27,7 +27,8 @@ def build(db_file: Path) -> Any:
     from mcp.server.fastmcp import FastMCP
 
     archive = Archive(db_file)
-    server = FastMCP("lore", instructions=INSTRUCTIONS)
+    # the SDK logs every request at INFO on stderr; an assistant shows that as noise
+    server = FastMCP("lore", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool()
     def search_sessions(query: str, tool: str | None = None, project: str | None = None,
