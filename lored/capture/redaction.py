@@ -26,7 +26,7 @@ def policy_of(settings: Settings) -> Policy:
     """``[privacy] redact`` / ``redact_allow`` of these settings as the rules."""
     mode = settings.privacy_redact
     return Policy(mode if mode in ("sync", "everywhere", "off") else "sync",  # type: ignore[arg-type]
-                  settings.privacy_redact_allow)
+                  settings.privacy_redact_allow, cache_dir=str(settings.paths.data_dir))
 
 
 def local_secret(settings: Settings) -> bytes:

@@ -82,21 +82,20 @@ ANCHORS: tuple[tuple[bytes, ...], ...] = (
     _ENV_WORDS,
 )
 
-#: detect-secrets plugins whose regexes we add (module, class) with the literals their
-#: matches hold; entropy, keyword, public-IP, the providers covered above, and plugins
-#: whose matches hold no literal (Discord, Telegram, Twilio's bare ``AC``/``SK`` + hex:
-#: too costly to look for everywhere, and noisy) or only a common word (IBM COS HMAC's
-#: ``secret``: 40 times slower on transcripts) are left out on purpose
-_LIBRARY_PLUGINS: tuple[tuple[str, str, tuple[bytes, ...]], ...] = (
-    ("artifactory", "ArtifactoryDetector",
-     (b"AKC", *(b"AP" + bytes([c]) for c in b"0123456789ABCDEF"))),
-    ("azure_storage_key", "AzureStorageKeyDetector", (b"AccountKey=",)),
-    ("mailchimp", "MailchimpDetector", (b"-us",)),
-    ("npm", "NpmDetector", (b":_authToken=",)),
-    ("pypi_token", "PypiTokenDetector", (b"pypi-AgE",)),
-    ("sendgrid", "SendGridDetector", (b"SG.",)),
-    ("square_oauth", "SquareOAuthDetector", (b"sq0csp-",)),
-)
+#: the literals each detect-secrets plugin's matches hold (see ``library.PLUGINS``).
+#: Entropy, keyword, public-IP, the providers covered above, and plugins whose matches
+#: hold no literal (Discord, Telegram, Twilio's bare ``AC``/``SK`` + hex: too costly to
+#: look for everywhere, and noisy) or only a common word (IBM COS HMAC's ``secret``:
+#: 40 times slower on transcripts) are left out on purpose
+_LIBRARY_ANCHORS: dict[str, tuple[bytes, ...]] = {
+    "artifactory": (b"AKC", *(b"AP" + bytes([c]) for c in b"0123456789ABCDEF")),
+    "azure_storage_key": (b"AccountKey=",),
+    "mailchimp": (b"-us",),
+    "npm": (b":_authToken=",),
+    "pypi_token": (b"pypi-AgE",),
+    "sendgrid": (b"SG.",),
+    "square_oauth": (b"sq0csp-",),
+}
 #: how far before its literal a match may start, and after it end (a private key block
 #: runs to the end of its line)
 _BACK, _FWD = 256, 4096
@@ -256,35 +255,36 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def library_patterns() -> list[tuple[str, re.Pattern[bytes], tuple[bytes, ...]]]:
-    """detect-secrets' denylist regexes (str patterns, recompiled over bytes) with the
-    literals their matches hold."""
-    import importlib
+def library_patterns(
+    cache_dir: str | None = None,
+) -> list[tuple[str, re.Pattern[bytes], tuple[bytes, ...]]]:
+    """detect-secrets' denylist regexes (read by :mod:`lored.secrets.library`, recompiled
+    over bytes) with the literals their matches hold."""
+    from pathlib import Path
+
+    from lored.secrets.library import load
 
     out: list[tuple[str, re.Pattern[bytes], tuple[bytes, ...]]] = []
-    for module, cls, literals in _LIBRARY_PLUGINS:
-        try:
-            plugin = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), cls)
-        except (ImportError, AttributeError):  # a plugin renamed upstream: keep the rest
+    for module, secret_type, pats in load(Path(cache_dir) if cache_dir else None):
+        literals = _LIBRARY_ANCHORS.get(module)
+        if not literals:
             continue
-        for rx in getattr(plugin, "denylist", ()):
-            source = rx.pattern if isinstance(rx, re.Pattern) else str(rx)
-            flags = rx.flags & re.IGNORECASE if isinstance(rx, re.Pattern) else 0
+        for source, flags in pats:
             # line-local: '.' never crosses a newline over bytes either; drop '.*' tails
-            source = source.removesuffix(".*")
             try:
-                out.append((_slug(plugin.secret_type),
-                            re.compile(source.encode(), flags), literals))
+                out.append((_slug(secret_type),
+                            re.compile(source.removesuffix(".*").encode(), flags), literals))
             except re.error:
                 continue
     return out
 
 
 @lru_cache(maxsize=16)
-def build_detector(allow: Sequence[str] = (), *, library: bool = True) -> Detector:
+def build_detector(allow: Sequence[str] = (), *, library: bool = True,
+                   cache_dir: str | None = None) -> Detector:
     """The detector for an allow-list (cached: compiling ~30 regexes once per rule set)."""
     ours = [(kind, re.compile(p, re.MULTILINE)) for kind, p in PATTERNS]
-    extra = library_patterns() if library else []
+    extra = library_patterns(cache_dir) if library else []
     return Detector(tuple(ours + [(k, p) for k, p, _ in extra]),
                     tuple(re.compile(a.encode()) for a in allow),
                     (*ANCHORS, *(lit for _, _, lit in extra)))

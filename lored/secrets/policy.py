@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from lored.secrets.detect import PATTERNS, Detector, build_detector
@@ -23,6 +23,8 @@ class Policy:
 
     mode: Mode = "sync"
     allow: tuple[str, ...] = ()
+    #: where detect-secrets' patterns are cached (see ``library``); not part of the rules
+    cache_dir: str | None = field(default=None, compare=False)
 
     @property
     def upstream(self) -> bool:
@@ -36,7 +38,7 @@ class Policy:
 
     def detector(self) -> Detector:
         """The compiled detector for these rules."""
-        return build_detector(self.allow)
+        return build_detector(self.allow, cache_dir=self.cache_dir)
 
     def redactor(self, secret: bytes) -> Redactor:
         """A redactor whose tags are keyed by ``secret`` (a data key or local secret)."""

@@ -165,3 +165,25 @@ def test_info_strings_are_redacted() -> None:
 
 def test_redactor_repr_hides_the_key() -> None:
     assert "kkkk" not in repr(redactor())
+
+
+def test_library_patterns_come_from_a_child_process_and_a_cache(tmp_path) -> None:
+    """detect-secrets' plugins are read by a child (the daemon never holds its ~18 MB of
+    imports) and cached per version; its kinds are then found like ours."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lored.secrets.detect import build_detector\n"
+        f"d = build_detector((), cache_dir={str(tmp_path)!r})\n"
+        "tok = (b'SG.' + b'a' * 4 + b'B1c2D3e4F5g6H7i8J9' + b'.' + b'k' * 20\n"
+        "       + b'L0m1N2o3P4q5R6s7T8u9V0w')\n"
+        "print(sorted({f.kind for f in d.findings(b'key ' + tok + b' end')}))\n"
+        "print('detect_secrets' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "['sendgrid-api-key']", out
+    assert out[1] == "False"
+    cached = list(tmp_path.glob("secret-patterns-*.json"))
+    assert len(cached) == 1 and "sendgrid" in cached[0].read_text()
