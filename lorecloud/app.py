@@ -23,6 +23,9 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response(wire.error_body(code, message), status=status)
 
 
+#: the access log's status of a request whose client hung up before the answer
+CLIENT_CLOSED = 499
+
 _STATUS_CODES = {
     400: wire.E_BAD_REQUEST, 401: wire.E_UNAUTHORIZED, 404: wire.E_NOT_FOUND,
     408: wire.E_BAD_REQUEST,
@@ -46,9 +49,11 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         code = _STATUS_CODES.get(exc.status, wire.E_BAD_REQUEST)
         return _error(exc.status, code, exc.reason)
     except ConnectionError:
-        # the client went away mid-request: nothing to answer, nothing to debug
+        # the client went away mid-request: nothing to answer, nothing to debug. A
+        # response (499, nginx's "client closed request") rather than a re-raise, which
+        # aiohttp would log as an "Error handling request" traceback and a 500
         log.info("client disconnected", method=request.method, path=request.path)
-        raise
+        return web.Response(status=CLIENT_CLOSED, reason="Client Closed Request")
     except Exception:
         # the traceback is logged without locals (see logs.py); the client learns nothing
         log.exception("unhandled error", method=request.method, path=request.path)
