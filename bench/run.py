@@ -1,4 +1,4 @@
-"""``make bench``: run P1–P8 against their anchors and print one table.
+"""``make bench``: run P1–P11 against their anchors and print one table.
 
     python -m bench.run [--sessions N] [--smoke] [--only P1,P3] [--no-scale] [--keep]
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.context import Ctx, Sizes
 from bench.procs import Unavailable, install_handlers
 from bench.report import RESULTS, Row, na, render, write_json
-from bench.scenarios import capture, daemon, load, noop, search, transfer
+from bench.scenarios import capture, daemon, load, mcp, noop, search, transfer
 
 # Order matters only for speed: each builds on what the previous left behind (P8's
 # import, P1's push); every scenario also runs alone (``--only``) via Ctx prerequisites.
@@ -34,6 +34,7 @@ SCENARIOS: dict[str, Callable[[Ctx], list[Row]]] = {
     "P6": daemon.p6,
     "P7": load.p7,
     "P9": search.p9,
+    "P11": mcp.p11,
 }
 
 
