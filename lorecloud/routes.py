@@ -257,21 +257,19 @@ async def chunks(request: web.Request) -> web.StreamResponse:
     who = await principal(request)
     refs = _refs(await json_body(request, who))
     svc = service(request)
-    first = await svc.fetch_chunks(who, refs[:FETCH_GROUP])
+    batch = await svc.chunk_sources(who, refs[:FETCH_GROUP])
     resp = web.StreamResponse(headers={"Content-Type": wire.CHUNKS_CONTENT_TYPE})
     await resp.prepare(request)
     await resp.write(wire.CHUNK_MAGIC)
-    batch = first
     pos = FETCH_GROUP
     while True:
-        for sid, gen, idx, data in batch:
-            for buf in wire.encode_chunk_frame(sid, gen, idx, data):
-                await resp.write(buf)
+        async for buf in svc.chunk_frames(batch):
+            await resp.write(buf)
         if pos >= len(refs):
             break
         # an error from here on cannot become a JSON document any more; it aborts the
         # stream, and the client sees a truncated body (no end marker) and retries
-        batch = await svc.fetch_chunks(who, refs[pos : pos + FETCH_GROUP])
+        batch = await svc.chunk_sources(who, refs[pos : pos + FETCH_GROUP])
         pos += FETCH_GROUP
     await resp.write(wire.END_MARKER)
     await resp.write_eof()
