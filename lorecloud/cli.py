@@ -362,10 +362,12 @@ def gc(ctx: click.Context, grace: float, sub_data_dir: Path | None,
 
 @cli.command("migrate-blobs")
 @click.option("--to", "target", required=True, help="s3://BUCKET?endpoint=URL&region=R")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=64, show_default=True,
+              help="Chunks read and moved per round.")
 @_db_options
 @click.pass_context
-def migrate_blobs(ctx: click.Context, target: str, sub_data_dir: Path | None,
-                  sub_database_url: str | None) -> None:
+def migrate_blobs(ctx: click.Context, target: str, batch_size: int,
+                  sub_data_dir: Path | None, sub_database_url: str | None) -> None:
     """Move chunks from the database into an object store, while serving (resumable)."""
     _apply_db(ctx, sub_data_dir, sub_database_url)
     from lorecloud.maintenance import MigrateReport
@@ -379,7 +381,7 @@ def migrate_blobs(ctx: click.Context, target: str, sub_data_dir: Path | None,
     ctx.obj["blob_store"] = target
 
     async def body(svc: SyncService) -> MigrateReport:
-        return await run_migration(svc.backend, svc.backend.blobs)
+        return await run_migration(svc.backend, svc.backend.blobs, batch=batch_size)
 
     r = _run(ctx, body)
     click.echo(f"migrate-blobs: moved {r.moved} chunks ({r.bytes} bytes) in "

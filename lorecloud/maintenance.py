@@ -29,6 +29,7 @@ import structlog
 
 from lorecloud.backends.base import Backend
 from lorecloud.blobs.base import BlobStore, blob_key, key_account
+from lorecloud.faults import fault_point
 
 log = structlog.get_logger("lorecloud")
 
@@ -112,6 +113,7 @@ async def migrate_blobs(
                 report.skipped += 1
                 await backend.sweep_blobs(row.account_id, [key])
         after = rows[-1].ref
+        fault_point("migrate-blobs-after-batch")
         if progress:
             progress(report)
     report.seconds = time.monotonic() - started

@@ -74,7 +74,7 @@ async def json_body(request: web.Request, who: Principal | None = None) -> dict[
     try:
         raw = await admission.read_body(request, held, limit, **_timeouts(request))
     finally:
-        held.release()  # the parsed document is small; the raw bytes go now
+        await held.release()  # the parsed document is small; the raw bytes go now
     try:
         body = wire.loads_json(raw, "the body")
     except wire.WireError as exc:
@@ -202,7 +202,7 @@ async def push(request: web.Request) -> web.Response:
     except wire.WireError as exc:
         raise bad_request(str(exc)) from None
     finally:
-        held.release()  # the frames are held until the commit is done
+        await held.release()  # the frames are held until the commit is done
     fault_point("after-commit-before-response")
     return web.json_response({"results": results})
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from lorecloud.auth import LoginLimiter, Passwords, Principal, new_token, token_hash
+from lorecloud.auth import Passwords, Principal, new_token, token_hash
 from lorecloud.backends.base import (
     AccountRow,
     Backend,
@@ -28,6 +28,7 @@ from lorecloud.blobs import BlobMissing
 from lorecloud.config import ServerConfig
 from lorecloud.errors import ServiceError, bad_request, not_found
 from lorecloud.faults import fault_point
+from lorecloud.limits import limit_key
 from lorecloud.rules import make_planner
 from loreproto import wire
 
@@ -68,7 +69,6 @@ class SyncService:
         self.backend = backend
         self.config = config
         self.passwords = Passwords(config.password_time_cost, config.password_memory_kib)
-        self.limiter = LoginLimiter(config.login_failures, config.login_window)
 
     @classmethod
     async def create(cls, backend: Backend, config: ServerConfig | None = None) -> SyncService:
@@ -112,18 +112,20 @@ class SyncService:
     async def check_password(self, email: str, password: str, client_ip: str) -> AccountRow:
         """Verify an account password under the failed-login rate limit (API and dashboard)."""
         email = normalize_email(email)
-        wait = self.limiter.retry_after(email, client_ip)
+        # count the attempt before the (slow, threaded) verification: otherwise guesses
+        # sent in parallel all pass the check before any failure is recorded. On
+        # PostgreSQL the count is shared by every process (lorecloud/limits.py).
+        key = limit_key("login", email, client_ip)
+        wait = await self.backend.limits.login_attempt(
+            key, self.config.login_failures, self.config.login_window)
         if wait is not None:
             raise ServiceError(wire.E_RATE_LIMITED, "too many failed logins; try again later",
                                429, retry_after=wait)
-        # count the attempt before the (slow, threaded) verification: otherwise guesses
-        # sent in parallel all pass the check above before any failure is recorded
-        self.limiter.failed(email, client_ip)
         account = await self.backend.account_by_email(email)
         ok = await self.passwords.verify(account.password_hash if account else None, password)
         if not ok or account is None:
             raise ServiceError(wire.E_BAD_CREDENTIALS, "wrong email or password", 401)
-        self.limiter.succeeded(email, client_ip)
+        await self.backend.limits.login_clear(key)
         return account
 
     async def login(

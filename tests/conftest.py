@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.s3server import s3_server, s3_store  # noqa: F401  (fixtures: one S3 server per run)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -1,6 +1,6 @@
 """A throwaway S3 server for the test session: SeaweedFS (``weed server -s3``) on loopback.
 
-Use from a conftest::
+Registered for every test in tests/conftest.py::
 
     from tests.s3server import s3_server, s3_store  # noqa: F401  (fixtures)
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from lorecloud.backends._blobrows import ChunkSource as ChunkSource
 from lorecloud.backends._blobrows import Staged as Staged
 from lorecloud.blobs.base import BlobStore
+from lorecloud.limits import SharedLimits
 
 #: (session_id, generation, index)
 ChunkRef = tuple[str, int, int]
@@ -182,6 +183,8 @@ class Backend(Protocol):
     """
 
     blobs: BlobStore
+    #: failed-login and in-flight limits (shared by every process on PostgreSQL)
+    limits: SharedLimits
 
     async def migrate(self) -> int:
         """Apply pending schema migrations; -> the schema version now in place."""

@@ -16,6 +16,8 @@ import asyncpg
 
 from lorecloud.backends import _blobrows as blobrows
 from lorecloud.backends import _pg_push as chunkside
+from lorecloud.backends._pg_limits import MIGRATION as LIMITS_MIGRATION
+from lorecloud.backends._pg_limits import PgLimits
 from lorecloud.backends._pg_push import SESSION_SELECT as _SESSION_SELECT
 from lorecloud.backends._pg_push import session_row as _session_row
 from lorecloud.backends.base import (
@@ -36,6 +38,7 @@ from lorecloud.backends.dashboard_schema import POSTGRES_MIGRATION  # dashboard 
 from lorecloud.backends.share_schema import POSTGRES_MIGRATION as SHARES_POSTGRES_MIGRATION
 from lorecloud.blobs.base import BlobStore
 from lorecloud.blobs.db import DbBlobStore
+from lorecloud.limits import SharedLimits
 
 _LOCK_ID = 0x4C4F5245  # "LORE": serialises concurrent migrations of several processes
 
@@ -85,6 +88,7 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE chunks ADD COLUMN blob_key TEXT",
         "CREATE INDEX chunks_blob ON chunks (account_id, blob_key) WHERE blob_key IS NOT NULL",
     ],
+    LIMITS_MIGRATION,  # issue 21: login and in-flight limits shared by every process
 ]
 
 class PostgresBackend:
@@ -95,6 +99,8 @@ class PostgresBackend:
     def __init__(self, pool: Any, blobs: BlobStore | None = None) -> None:
         self._pool = pool
         self.blobs: BlobStore = blobs or DbBlobStore()
+        #: rate limits every process on this database enforces together (issue 21)
+        self.limits: SharedLimits = PgLimits(pool)
 
     @classmethod
     async def open(cls, dsn: str, *, max_size: int = 10,

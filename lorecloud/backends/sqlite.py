@@ -42,6 +42,7 @@ from lorecloud.backends.dashboard_schema import SQLITE_MIGRATION  # dashboard (i
 from lorecloud.backends.share_schema import SQLITE_MIGRATION as SHARES_SQLITE_MIGRATION
 from lorecloud.blobs.base import BlobStore
 from lorecloud.blobs.db import DbBlobStore
+from lorecloud.limits import LocalLimits, SharedLimits
 
 MIGRATIONS: list[list[str]] = [
     [
@@ -126,6 +127,8 @@ class SqliteBackend:
                  blobs: BlobStore | None = None):
         self.path = path
         self.blobs: BlobStore = blobs or DbBlobStore()
+        #: one serving process: the limits live in its memory
+        self.limits: SharedLimits = LocalLimits()
         self._w = writer
         self._r = reader
         self._wlock = asyncio.Lock()

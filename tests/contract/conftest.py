@@ -11,7 +11,6 @@ import pytest
 
 from lorecloud.service import SyncService
 from tests.pgserver import pg_cluster, pg_database  # noqa: F401  (fixtures)
-from tests.s3server import s3_server, s3_store  # noqa: F401  (fixtures)
 from tests.serverproc import fast_config
 
 NewService = Callable[..., Awaitable[SyncService]]

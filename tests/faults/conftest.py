@@ -10,7 +10,6 @@ import pytest
 
 from tests.faults.common import EMAIL, PASSWORD, Cloud
 from tests.pgserver import pg_cluster, pg_database  # noqa: F401  (fixtures)
-from tests.s3server import s3_server, s3_store  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
