@@ -81,7 +81,8 @@ class WeedServer:
             "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
         p = self.ports
         cmd = [self.weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-               f"-dir={self.data_dir}", "-volume.max=100",
+               # every bucket is a collection that grows 7 volumes: room for many buckets
+               f"-dir={self.data_dir}", "-volume.max=1000", "-s3.allowDeleteBucketNotEmpty",
                f"-master.port={p[0]}", f"-master.port.grpc={p[1]}",
                f"-volume.port={p[2]}", f"-volume.port.grpc={p[3]}",
                "-filer", f"-filer.port={p[4]}", f"-filer.port.grpc={p[5]}",
@@ -162,8 +163,14 @@ def s3_server() -> Iterator[WeedServer]:
 
 
 @pytest.fixture
-def s3_store(s3_server: WeedServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh bucket's ``--blob-store`` URL; the AWS variables point at the server."""
+def s3_store(s3_server: WeedServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh bucket's ``--blob-store`` URL; the AWS variables point at the server.
+    The bucket (and so its volumes) is deleted afterwards."""
     for key, value in aws_env().items():
         monkeypatch.setenv(key, value)
-    return s3_server.url(s3_server.new_bucket())
+    bucket = s3_server.new_bucket()
+    yield s3_server.url(bucket)
+    try:
+        s3_server.client().delete_bucket(Bucket=bucket)
+    except Exception:  # noqa: BLE001 - best effort: the server is thrown away at the end
+        pass
