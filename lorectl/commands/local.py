@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from lored.config import Settings
 
 T = TypeVar("T")
+#: `search` counts matches up to this many to say when its answer was cut
+SEARCH_COUNT_CAP = 1001
 
 
 def _with_lore(work: Callable[[Settings, Lore], Awaitable[T]]) -> T:
@@ -114,20 +116,33 @@ def sessions_list(
     if not rows:
         click.echo("No sessions yet. Run `lorectl import` to capture them.")
         return
-    render.table(
-        ["ID", "TOOL", "PROJECT", "STARTED", "MSGS", "MACHINE", "TITLE"],
-        [
-            [_short_id(r.id), r.tool, render.truncate(r.project_path or "-", 40),
-             render.local_time(r.started_at), r.message_count, _machine_label(r, settings),
-             render.truncate(r.title or "", 50)]
-            for r in rows
-        ],
-    )
+    from lorectl.pager import paged
+
+    with paged():
+        # one line per session in the screen's width (80 when piped): the title and the
+        # project shrink first; ID is a prefix `sessions show` accepts
+        render.table(
+            ["ID", "TOOL", "STARTED", "MSGS", "MACHINE", "PROJECT", "TITLE"],
+            [
+                [_short_id(r.id), r.tool, render.short_time(r.started_at), r.message_count,
+                 render.truncate(_machine_label(r, settings), 14),
+                 _project_name(r.project_path), r.title or ""]
+                for r in rows
+            ],
+            flex=[6, 5],
+        )
 
 
 def _short_id(session_id: str) -> str:
-    tool, _, native = session_id.partition(":")
-    return f"{tool}:{native[:12]}" if len(native) > 12 else session_id
+    """The native id's first 8 characters (a prefix `sessions show` resolves)."""
+    _, _, native = session_id.partition(":")
+    return (native or session_id)[:8]
+
+
+def _project_name(path: str | None) -> str:
+    from pathlib import PurePath
+
+    return PurePath(path).name if path else "-"
 
 
 def _message_json(m: Message) -> dict[str, Any]:
@@ -143,7 +158,6 @@ def _message_json(m: Message) -> dict[str, Any]:
 @handle_errors
 def sessions_show(session_id: str, as_json: bool) -> None:
     """Show one session and its messages (a unique id prefix is enough)."""
-    from lorectl import render
 
     async def work(settings: Settings, lore: Lore
                    ) -> tuple[SessionRow, list[Message], str | None]:
@@ -154,6 +168,15 @@ def sessions_show(session_id: str, as_json: bool) -> None:
         emit_json({**row.to_json(), "forked_from": parent,
                    "messages": [_message_json(m) for m in messages]})
         return
+    from lorectl.pager import paged
+
+    with paged():
+        _show_text(row, messages, parent)
+
+
+def _show_text(row: SessionRow, messages: list[Message], parent: str | None) -> None:
+    from lorectl import render
+
     out = sys.stdout
     out.write(render.key_values([
         ("Session", row.id),
@@ -235,19 +258,28 @@ def search_cmd(
     from lorectl import render
 
     text = " ".join(query)
-    hits = _with_lore(lambda settings, lore: lore.search(
-        text, tool=tool, project=project, machine=machine, limit=limit))
     if as_json:
-        emit_json(hits)
+        emit_json(_with_lore(lambda settings, lore: lore.search(
+            text, tool=tool, project=project, machine=machine, limit=limit)))
         return
+    hits, total = _with_lore(lambda settings, lore: lore.search_counted(
+        text, tool=tool, project=project, machine=machine, limit=limit,
+        count_up_to=SEARCH_COUNT_CAP))
     if not hits:
         click.echo(f"No messages match {text!r}.")
         return
-    render.table(
-        ["SESSION", "ROLE", "TIME", "SNIPPET"],
-        [[_short_id(h["session_id"]), h["role"], render.local_time(h["timestamp"]),
-          render.truncate(h["snippet"], 80)] for h in hits],
-    )
+    from lorectl.pager import paged
+
+    with paged():
+        render.table(
+            ["SESSION", "ROLE", "TIME", "SNIPPET"],
+            [[_short_id(h["session_id"]), h["role"], render.short_time(h["timestamp"]),
+              h["snippet"]] for h in hits],
+            flex=[3],
+        )
+        if total > len(hits):
+            of = f"{total}" if total < SEARCH_COUNT_CAP else f"more than {SEARCH_COUNT_CAP - 1}"
+            click.echo(f"showing {len(hits)} of {of} — use --limit N for more")
 
 
 # --- config ----------------------------------------------------------------------------
