@@ -17,13 +17,11 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from loreproto import wire
 from tests.daemonproc import BIN, Machine, wait_for
-from tests.http.client import Api, frame
+from tests.http.client import Api, hold_budget, wait_budget_full
 from tests.serverproc import ServerProc, start_server
 
 EMAIL, PASSWORD = "dev@example.com", "account-password-1"
@@ -46,25 +44,13 @@ def busy(tmp_path: Path) -> Iterator[ServerProc]:
 
 
 def _hold(url: str, token: str) -> socket.socket:
-    """Send the first 1 MiB - 256 B of a valid 2 MiB push, then stall."""
-    header, parts = frame("t:holder", [b"x" * (2 * MIB)])
-    body = wire.PUSH_MAGIC + b"".join(wire.encode_frame(header.to_json(), parts))
-    part = urlsplit(url)
-    sock = socket.create_connection((part.hostname, part.port))
-    sock.sendall(f"POST /v1/push HTTP/1.1\r\nHost: {part.netloc}\r\n"
-                 f"Authorization: Bearer {token}\r\nContent-Type: {wire.PUSH_CONTENT_TYPE}\r\n"
-                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:MIB - 256])
-    return sock
+    """Hold all but 256 B of the server's 1 MiB body budget with a stalled push."""
+    return hold_budget(url, token, MIB - 256)
 
 
 def _wait_full(srv: ServerProc) -> None:
-    """Until the held bytes reached the server: a third account's small push is a 503."""
-    probe = Api.login(srv.url, PROBE, "probe-m")
-    header, parts = frame("t:probe", [b"p" * 1024])
-    body = wire.PUSH_MAGIC + b"".join(wire.encode_frame(header.to_json(), parts))
-    # no end marker: while there is room this is a harmless 400, then 503
-    wait_for(lambda: probe.call("POST", "/v1/push", body, wire.PUSH_CONTENT_TYPE)[0] == 503,
-             timeout=20, what="the server's body budget to fill")
+    """Until the held bytes reached the server (and the probe's 503 is in the log)."""
+    wait_budget_full(srv.url, Api.login(srv.url, PROBE, "probe-m"))
     wait_for(lambda: 503 in [s for _, s in _pushes(srv)], what="the probe's access line")
 
 

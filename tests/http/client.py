@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -83,3 +84,33 @@ def frame(sid: str, chunks: list[bytes], generation: int = 1, first_index: int =
                              [len(info), *(len(c) for c in chunks)],
                              {"tool": "claude-code", "payload_bytes": sum(map(len, chunks))})
     return header, [info, *chunks]
+
+
+def hold_budget(url: str, token: str, nbytes: int) -> socket.socket:
+    """Send the first ``nbytes`` of a valid push twice that size, then stall.
+
+    The server leases those bytes from its in-flight budget until the socket closes.
+    """
+    from urllib.parse import urlsplit
+
+    header, parts = frame("t:holder", [b"x" * (2 * nbytes)])
+    body = wire.PUSH_MAGIC + b"".join(wire.encode_frame(header.to_json(), parts))
+    part = urlsplit(url)
+    sock = socket.create_connection((part.hostname, part.port))
+    sock.sendall(f"POST /v1/push HTTP/1.1\r\nHost: {part.netloc}\r\n"
+                 f"Authorization: Bearer {token}\r\nContent-Type: {wire.PUSH_CONTENT_TYPE}\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:nbytes])
+    return sock
+
+
+def wait_budget_full(url: str, probe: Api, timeout: float = 20.0) -> None:
+    """Until a small push of ``probe``'s account is answered 503 (the budget is held)."""
+    import time
+
+    header, parts = frame("t:probe", [b"p" * 1024])
+    body = wire.PUSH_MAGIC + b"".join(wire.encode_frame(header.to_json(), parts))
+    deadline = time.monotonic() + timeout
+    # no end marker: while there is room this is a harmless 400, then 503
+    while probe.call("POST", "/v1/push", body, wire.PUSH_CONTENT_TYPE)[0] != 503:
+        assert time.monotonic() < deadline, "the server's body budget never filled"
+        time.sleep(0.05)  # polling a condition with a deadline
