@@ -255,6 +255,36 @@ def machine() -> None:
     """Manage machines of an account."""
 
 
+@machine.command("list")
+@click.argument("email", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_db_options
+@click.pass_context
+def machine_list(ctx: click.Context, email: str | None, as_json: bool,
+                 sub_data_dir: Path | None, sub_database_url: str | None) -> None:
+    """List the machines of every account (or of EMAIL's): id, name, sessions, last sync.
+
+    A name several machines of one account share is shown with an id fragment.
+    """
+    _apply_db(ctx, sub_data_dir, sub_database_url)
+    from lorecloud.machines import admin_list
+
+    rows = _run(ctx, lambda svc: admin_list(svc, email))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No machines yet: run `lorectl login` on one.")
+        return
+    head = ("ACCOUNT", "MACHINE ID", "NAME", "SESSIONS", "LAST SYNC", "STATE")
+    table = [head] + [(r["email"], r["machine_id"], r["label"], str(r["sessions"]),
+                       r["last_sync"] or "never",
+                       "signed in" if r["signed_in"] else "signed out") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
 @machine.command("revoke")
 @click.argument("email")
 @click.argument("machine_id")

@@ -221,6 +221,10 @@ class Backend(Protocol):
         """The account's machines with live-session counts, by name."""
         ...
 
+    async def rename_machine(self, account_id: str, machine_id: str, name: str) -> bool:
+        """Give a machine of the account a new name; -> whether it exists."""
+        ...
+
     # --- envelope -------------------------------------------------------------------------
     async def get_envelope(self, account_id: str) -> tuple[str | None, int]:
         """The stored envelope JSON text and its version (``(None, 0)`` before setup)."""

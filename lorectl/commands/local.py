@@ -72,10 +72,23 @@ def sessions_group() -> None:
     """Browse captured sessions (own and pulled)."""
 
 
-def _machine_label(row: SessionRow, settings: Settings) -> str:
+def _machine_label(row: SessionRow, settings: Settings, shared: set[str] | None = None
+                   ) -> str:
+    """"this machine", the origin's name, or ``vm (3f2b9c)`` when names in ``shared``
+    belong to several machines (seven cloud VMs all called vm)."""
     if row.origin_machine_id == settings.machine_id:
         return "this machine"
-    return row.origin_machine_name or row.origin_machine_id[:8]
+    name = row.origin_machine_name or row.origin_machine_id[:8]
+    return f"{name} ({row.origin_machine_id[:6]})" if shared and name in shared else name
+
+
+def _shared_names(rows: list[SessionRow], settings: Settings) -> set[str]:
+    """Names that more than one origin machine among ``rows`` (or this one) uses."""
+    owners: dict[str, set[str]] = {settings.machine_name: {settings.machine_id}}
+    for r in rows:
+        owners.setdefault(r.origin_machine_name or r.origin_machine_id[:8],
+                          set()).add(r.origin_machine_id)
+    return {name for name, ids in owners.items() if len(ids) > 1}
 
 
 def _add_deletion_commands() -> None:
@@ -118,6 +131,7 @@ def sessions_list(
         return
     from lorectl.pager import paged
 
+    shared = _shared_names(rows, settings)
     with paged():
         # one line per session in the screen's width (80 when piped): the title and the
         # project shrink first; ID is a prefix `sessions show` accepts
@@ -125,7 +139,7 @@ def sessions_list(
             ["ID", "TOOL", "STARTED", "MSGS", "MACHINE", "PROJECT", "TITLE"],
             [
                 [_short_id(r.id), r.tool, render.short_time(r.started_at), r.message_count,
-                 render.truncate(_machine_label(r, settings), 14),
+                 render.truncate(_machine_label(r, settings, shared), 16),
                  _project_name(r.project_path), r.title or ""]
                 for r in rows
             ],

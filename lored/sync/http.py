@@ -102,6 +102,7 @@ class HttpRemote:
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout,
                                               sock_read=read_timeout)
         self._session: aiohttp.ClientSession | None = None
+        self.login_answer: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"HttpRemote({self.server_url!r})"
@@ -219,6 +220,8 @@ class HttpRemote:
         except (KeyError, TypeError):
             raise ServerError("Lore Cloud sent a malformed login answer") from None
         self._token = creds.token
+        #: the rest of the answer: the machine's name and how many others share it
+        self.login_answer = {"machine": doc.get("machine"), "same_name": doc.get("same_name")}
         return creds
 
     async def logout(self) -> None:
@@ -228,6 +231,11 @@ class HttpRemote:
     async def account(self) -> dict[str, Any]:
         """GET /v1/account."""
         return _obj(await self._call("GET", "/v1/account"))
+
+    async def rename_machine(self, name: str) -> dict[str, Any]:
+        """PUT /v1/machine -> {id, name}."""
+        doc = _obj(await self._call("PUT", "/v1/machine", json_body={"name": name}))
+        return _obj(doc.get("machine"))
 
     # --- share links (issue 18) --------------------------------------------------------
     async def create_share(self, share_id: str, session_id: str, sealed: bytes,

@@ -90,6 +90,10 @@ class Remote(Protocol):
         """The AccountDoc (plan, limits, usage, machines, last sync)."""
         ...
 
+    async def rename_machine(self, name: str) -> dict[str, Any]:
+        """Rename this machine on the server -> ``{id, name}`` (the name it kept)."""
+        ...
+
     async def get_envelope(self) -> tuple[dict[str, Any] | None, int]:
         """The account's key envelope and its version (``(None, 0)`` before setup)."""
         ...
