@@ -117,7 +117,7 @@ def openapi_document() -> dict[str, Any]:
         "/v1/changes": {"get": _op(
             "Other machines' changes with seq > since, in seq order",
             _json(_obj({"changes": {"type": "array", "items": change}, "cursor": _I,
-                        "more": _B})), 400, 401,
+                        "more": _B, "remaining": _I})), 400, 401,
             params=[
                 {"name": "since", "in": "query", "schema": {**_I, "default": 0}},
                 {"name": "limit", "in": "query", "schema": {

@@ -264,7 +264,7 @@ class SyncService:
         return results
 
     async def changes(self, principal: Principal, since: int, limit: int) -> dict[str, Any]:
-        """Other machines' sessions with seq > since -> {changes, cursor, more}."""
+        """Other machines' sessions with seq > since -> {changes, cursor, more, remaining}."""
         if since < 0:
             raise bad_request("since must be >= 0")
         if limit < 1:
@@ -273,7 +273,12 @@ class SyncService:
         rows, cursor, more = await self.backend.changes(
             principal.account_id, since, limit, principal.machine_id)
         await self.backend.touch_machine(principal.account_id, principal.machine_id, utcnow())
-        return {"changes": [change_doc(r) for r in rows], "cursor": cursor, "more": more}
+        doc = {"changes": [change_doc(r) for r in rows], "cursor": cursor, "more": more}
+        # what is left after this page, so a client can show a progress bar with a real
+        # total (counted only when there is more: the last page needs no count)
+        doc["remaining"] = (await self.backend.count_changes(
+            principal.account_id, cursor, principal.machine_id) if more else 0)
+        return doc
 
     async def fetch_chunks(
         self, principal: Principal, refs: list[tuple[str, int, int]]

@@ -261,6 +261,10 @@ class Backend(Protocol):
         """
         ...
 
+    async def count_changes(self, account_id: str, since: int, exclude_machine: str) -> int:
+        """How many rows :meth:`changes` would return after ``since`` (no page limit)."""
+        ...
+
     async def changes(
         self, account_id: str, since: int, limit: int, exclude_machine: str
     ) -> tuple[list[SessionRow], int, bool]:

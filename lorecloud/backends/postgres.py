@@ -342,6 +342,13 @@ class PostgresBackend:
             raise failed
         return outcomes
 
+    async def count_changes(self, account_id: str, since: int, exclude_machine: str) -> int:
+        """Feed rows after ``since`` for ``exclude_machine`` (a pull's progress total)."""
+        n = await self._pool.fetchval(
+            "SELECT COUNT(*) FROM sessions s WHERE s.account_id = $1 AND s.seq > $2 "
+            "AND (s.origin_machine_id <> $3 OR s.deleted)", account_id, since, exclude_machine)
+        return int(n or 0)
+
     async def changes(
         self, account_id: str, since: int, limit: int, exclude_machine: str
     ) -> tuple[list[SessionRow], int, bool]:

@@ -361,6 +361,14 @@ class SqliteBackend:
             raise failed
         return outcomes
 
+    async def count_changes(self, account_id: str, since: int, exclude_machine: str) -> int:
+        """Feed rows after ``since`` for ``exclude_machine`` (a pull's progress total)."""
+        r = await self._one(
+            "SELECT COUNT(*) FROM sessions s WHERE s.account_id = ? AND s.seq > ? "
+            "AND (s.origin_machine_id != ? OR s.deleted = 1)",
+            (account_id, since, exclude_machine))
+        return int(r[0]) if r else 0
+
     async def changes(
         self, account_id: str, since: int, limit: int, exclude_machine: str
     ) -> tuple[list[SessionRow], int, bool]:

@@ -50,7 +50,11 @@ def _with_lore(work: Callable[[Settings, Lore], Awaitable[T]]) -> T:
 @handle_errors
 def import_cmd(tool: str | None, as_json: bool) -> None:
     """One capture pass over every enabled tool's files."""
-    report = _with_lore(lambda settings, lore: lore.import_all(tool))
+    from lorectl.runner import ProgressDisplay, stderr_tty
+
+    # a transient bar on stderr while the tools' files are read (a terminal only)
+    with ProgressDisplay(enabled=not as_json and stderr_tty()) as bar:
+        report = _with_lore(lambda settings, lore: lore.import_all(tool, progress=bar.update))
     report.pop("changed", None)
     if as_json:
         emit_json(report)

@@ -102,11 +102,14 @@ class LoreCore:
 
     # --- capture ----------------------------------------------------------------------
     async def import_all(self, tool: str | None = None, *,
-                         only: Collection[str] | None = None) -> dict[str, Any]:
-        """One capture pass (CLI.md import JSON); ``only`` limits it to these files."""
+                         only: Collection[str] | None = None,
+                         progress: ProgressFn | None = None) -> dict[str, Any]:
+        """One capture pass (CLI.md import JSON); ``only`` limits it to these files;
+        ``progress`` gets ``{"event": "import", "tool", "done", "total"}``."""
         from lored.capture.importer import import_all
 
-        report = await import_all(self.store, self.settings, tool=tool, only=only)
+        report = await import_all(self.store, self.settings, tool=tool, only=only,
+                                  progress=progress)
         doc: dict[str, Any] = report.to_json()
         doc["changed"] = list(report.changed)
         if report.bad_records:  # only when some were skipped (CLI.md: more keys may come)

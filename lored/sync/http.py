@@ -287,7 +287,9 @@ class HttpRemote:
         changes = doc.get("changes")
         if not isinstance(changes, list):
             raise ServerError("Lore Cloud sent a malformed change feed")
-        return ChangesPage(changes, int(doc.get("cursor") or since), bool(doc.get("more")))
+        left = doc.get("remaining")
+        return ChangesPage(changes, int(doc.get("cursor") or since), bool(doc.get("more")),
+                           left if isinstance(left, int) and left >= 0 else None)
 
     async def fetch_chunks(self, refs: Sequence[ChunkRef]) -> list[FetchedChunk]:
         """POST /v1/chunks; the CHUNK answer is decoded as it streams in."""

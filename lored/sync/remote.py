@@ -52,6 +52,8 @@ class ChangesPage:
     changes: list[dict[str, Any]]
     cursor: int
     more: bool
+    #: feed entries after this page (the server's count; None from an older server)
+    remaining: int | None = None
 
 
 class EnvelopeConflict(LoreError):

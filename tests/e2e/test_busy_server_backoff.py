@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -119,5 +120,27 @@ def test_push_gives_up_with_one_sentence_when_the_server_stays_busy(
     assert [s for _, s in _pushes(busy)[before:]].count(503) == 6  # bounded: six tries, no more
     assert 9 <= took < 60  # five waits of about Retry-After (2 s) each
     # nothing half-done: the session is still waiting to be pushed, and goes up now
+    assert m.status()["local"]["pending_sync"] == 1
+    assert "Pushed 1 session" in m.lorectl("push").stdout
+
+
+def test_ctrl_c_while_push_waits_is_one_line_and_no_unawaited_coroutine(
+        tmp_path: Path, busy: ServerProc) -> None:
+    m = _machine(tmp_path, busy)
+    holder = _hold(busy.url, Api.login(busy.url, HOLDER, "holder-m").token)
+    _wait_full(busy)
+    before = len(_pushes(busy))
+    try:
+        push = subprocess.Popen([str(BIN / "lorectl"), "push"], env=m.env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for(lambda: 503 in [s for _, s in _pushes(busy)[before:]], timeout=30,
+                 what="the push to be waiting out a Retry-After")
+        push.send_signal(signal.SIGINT)
+        _, err = push.communicate(timeout=30)
+    finally:
+        holder.close()
+    assert push.returncode == 130
+    assert err.strip() == "interrupted", err  # no RuntimeWarning, no traceback
+    # nothing was recorded as pushed: the next push uploads the session
     assert m.status()["local"]["pending_sync"] == 1
     assert "Pushed 1 session" in m.lorectl("push").stdout

@@ -7,22 +7,18 @@ records its argv and what it was given. 40 captured Claude Code sessions make
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import re
-import select
 import shutil
-import struct
 import subprocess
 import sys
-import termios
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.ptyproc import run_pty
 
 FIX = Path(__file__).parents[1] / "fixtures/claude/projects/-home-dev-projects-webapp"
 SID = "3f2b9c1e-7a4d-4e8b-9c2a-5d1e6f7a8b90"
@@ -34,35 +30,6 @@ data = sys.stdin.read()
 with open(os.environ["FAKE_PAGER_OUT"], "w") as f:
     json.dump({"argv": sys.argv[1:], "text": data, "less": os.environ.get("LESS")}, f)
 """
-
-
-def run_pty(args: list[str], env: dict[str, str], rows: int = 24, cols: int = 80,
-            timeout: float = 60) -> tuple[int, str]:
-    """``lorectl ARGS`` with stdin/stdout/stderr on a pty of ``rows`` x ``cols``."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    proc = subprocess.Popen([LORECTL, *args], stdin=slave, stdout=slave, stderr=slave,
-                            env=env, close_fds=True)
-    os.close(slave)
-    out = bytearray()
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:  # EIO: every writer closed the pty
-                    break
-                if not data:
-                    break
-                out += data
-            elif proc.poll() is not None:
-                break
-        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-    finally:
-        os.close(master)
-    return code, ANSI.sub("", out.decode(errors="replace")).replace("\r\n", "\n")
 
 
 @pytest.fixture
