@@ -53,7 +53,8 @@ def openapi_document() -> dict[str, Any]:
         "max_session_bytes", "max_request_bytes", "max_batch_sessions", "max_chunk_bytes",
         "max_fetch_chunks")} | {"max_sessions": {**_I, "nullable": True},
                                 "storage_bytes": {**_I, "nullable": True}})
-    machine = _obj({"id": _S, "name": _S, "last_sync": _NS, "sessions": _I, "active": _B})
+    machine = _obj({"id": _S, "name": _S, "label": _S, "last_sync": _NS, "sessions": _I,
+                    "active": _B})
     account = _obj({
         "account_id": _S, "email": _S, "plan": _S, "limits": limits,
         "usage": _obj({"sessions": _I, "storage_bytes": _I}), "last_sync": _NS,
@@ -89,8 +90,13 @@ def openapi_document() -> dict[str, Any]:
             ok_status="201")},
         "/v1/login": {"post": _op(
             "Log a machine in; returns a bearer token bound to (account, machine)",
-            _json(_obj({"token": _S, "account_id": _S, "email": _S})), 400, 401, 429,
-            auth=False, body=_json(login_body))},
+            _json(_obj({"token": _S, "account_id": _S, "email": _S,
+                        "machine": _obj({"id": _S, "name": _S}), "same_name": _I})),
+            400, 401, 429, auth=False, body=_json(login_body))},
+        "/v1/machine": {"put": _op(
+            "Rename the calling machine (what other machines and the dashboard show)",
+            _json(_obj({"machine": _obj({"id": _S, "name": _S})})), 400, 401,
+            body=_json(_obj({"name": {**_S, "minLength": 1, "maxLength": 64}}, ["name"])))},
         "/v1/logout": {"post": _op("Revoke the presented token", _json(_obj({"ok": _B})),
                                    401)},
         "/v1/account": {"get": _op("Plan, limits, usage and machines", _json(account), 401)},
@@ -111,7 +117,7 @@ def openapi_document() -> dict[str, Any]:
         "/v1/changes": {"get": _op(
             "Other machines' changes with seq > since, in seq order",
             _json(_obj({"changes": {"type": "array", "items": change}, "cursor": _I,
-                        "more": _B})), 400, 401,
+                        "more": _B, "remaining": _I})), 400, 401,
             params=[
                 {"name": "since", "in": "query", "schema": {**_I, "default": 0}},
                 {"name": "limit", "in": "query", "schema": {

@@ -76,6 +76,15 @@ class Lore(LoreCore):
         hits = await self.store.search(text, limit=max(limit * 20, 1000))
         return [h for h in hits if h["session_id"] in allowed][:limit]
 
+    async def search_counted(self, text: str, *, tool: str | None = None,
+                             project: str | None = None, machine: str | None = None,
+                             limit: int = 50, count_up_to: int = 1001
+                             ) -> tuple[list[dict[str, Any]], int]:
+        """The best ``limit`` hits and how many match (counted up to ``count_up_to``)."""
+        hits = await self.search(text, tool=tool, project=project, machine=machine,
+                                 limit=max(limit, count_up_to))
+        return hits[:limit], len(hits)
+
     async def restore_session(self, session_id: str, *, to: str | None = None,
                               force: bool = False) -> RestoreResult:
         """Write a session where its tool looks, paths mapped to this machine's checkout."""

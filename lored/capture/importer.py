@@ -109,13 +109,15 @@ async def import_all(
     tool: str | None = None,
     env: Mapping[str, str] | None = None,
     only: Collection[str] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> ImportReport:
     """Run one capture pass over every enabled tool (or just ``tool``) and return counts.
 
     ``env`` defaults to ``os.environ`` (HOME, CLAUDE_CONFIG_DIR, CODEX_HOME, …).
     ``only`` limits the pass to sources whose files are among these paths (the watcher's
     targeted import). Raises UsageError for an unknown ``tool``; everything else that goes
-    wrong is recorded in ``report.errors`` with its path.
+    wrong is recorded in ``report.errors`` with its path. ``progress`` gets
+    ``{"event": "import", "tool", "done", "total"}`` as each tool's files are read.
     """
     ctx = Context(
         settings,
@@ -142,7 +144,10 @@ async def import_all(
                 await pipe.drain()
                 report.error(f"<{name}>", exc)
                 continue
-            for src in found:
+            for done, src in enumerate(found, start=1):
+                if progress is not None:
+                    progress({"event": "import", "tool": name, "done": done,
+                              "total": len(found)})
                 if wanted is not None and not _touched(src.files, wanted):
                     continue
                 if src.append and _unchanged(seen, src):

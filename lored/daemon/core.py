@@ -270,7 +270,8 @@ class Daemon:
         else:
             log.error("cycle", **fields, error=type(error).__name__, exc_info=error)
         if self.scheduler is not None and not cycle.kind.dry_run:
-            self.scheduler.cycle_finished(error is None)
+            wait = getattr(error, "retry_after", None)  # ServerBusy / RateLimited
+            self.scheduler.cycle_finished(error is None, retry_after=wait)
         if error is None:
             self._index_later()
         self.notifier.status(self._status_line())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,7 @@ class Puller:
         self.report = PullReport()
         self._retry: dict[str, dict[str, Any]] = {}
         self._committed = 0
+        self._total = 0
 
     async def run(self, *, from_zero: bool, page_size: int = wire.DEFAULT_CHANGES_PAGE
                   ) -> PullReport:
@@ -149,6 +151,9 @@ class Puller:
             await self._apply(entries, cursor, retrying=True)
         while True:
             page = await self.ctx.remote.changes(cursor, page_size)
+            # the progress total: what this pull has seen, this page and what is left
+            self._total = max(self._total, self._committed + len(page.changes)
+                              + (page.remaining or 0))
             entries = []
             for obj in page.changes:
                 try:
@@ -268,8 +273,10 @@ class Puller:
         self.report.sessions.extend(p.parsed.session_id for p in ready.pulled)
         self.report.deleted.extend([*ready.deletions, *ready.own_deletions])
         self._committed += ready.seen
-        self.ctx.emit({"event": "pull", "done": len(self.report.sessions),
-                       "total": self._committed, "bytes": self.report.bytes_downloaded})
+        self.ctx.emit({"event": "pull", "done": self._committed,
+                       "total": max(self._total, self._committed),
+                       "bytes": self.report.bytes_downloaded,
+                       "sessions": len(self.report.sessions)})
 
     async def _fetch(self, steps: list[PullStep]) -> dict[tuple[str, int, int], bytes | None]:
         out: dict[tuple[str, int, int], bytes | None] = {}
@@ -285,7 +292,7 @@ class Puller:
 
         try:
             for refs in batches:
-                await inflight.spawn(one(refs))
+                await inflight.spawn(functools.partial(one, refs))
             await inflight.wait()
         finally:
             await inflight.cancel()
