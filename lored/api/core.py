@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self
 
@@ -46,6 +46,12 @@ class LoreCore:
         self._engine: SyncEngine | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._creds = load_creds_or_none(settings)
+        store.parse_pending = self._parse_pending  # readers of messages wait for a pull's
+
+    async def _parse_pending(self, only: Sequence[str] | None) -> int:
+        from lored.capture.deferred import parse_pending
+
+        return await parse_pending(self.store, only=only)
 
     @classmethod
     async def open(cls, settings: Settings, *, secrets: SecretProvider | None = None,
@@ -112,6 +118,16 @@ class LoreCore:
         if report.bad_records:  # only when some were skipped (CLI.md: more keys may come)
             doc["bad_records"] = report.bad_records
         return doc
+
+    async def catch_up_index(self) -> tuple[int, int]:
+        """The deferred work: parse pulled sessions, then index new messages for search.
+
+        Returns (sessions parsed, messages indexed). The daemon runs it in the background
+        after each cycle and at start-up; ``search`` waits for it.
+        """
+        from lored.capture.deferred import catch_up
+
+        return await catch_up(self.store)
 
     # --- sync -------------------------------------------------------------------------
     async def push(self, *, dry_run: bool = False, progress: ProgressFn | None = None
@@ -241,6 +257,7 @@ class LoreCore:
     async def status(self, *, daemon: dict[str, Any] | None = None) -> dict[str, Any]:
         """CLI.md's status document; the cloud part degrades to an error when unreachable."""
         total, pending = await self.store.counts()
+        backlog = await self.store.index_backlog()
         too_large = await self._skipped_too_large()
         times = [await self.store.kv_get(k) for k in ("last_sync_at", "last_push_at",
                                                        "last_pull_at")]
@@ -255,6 +272,8 @@ class LoreCore:
                 "total_sessions": total,
                 "pending_sync": max(0, pending - too_large),
                 "skipped_too_large": too_large,
+                # sessions whose messages or search index are still being built
+                "index_pending": backlog,
                 "last_sync": max((t for t in times if t), default=None),
                 "next_auto_sync": (daemon.get("next_auto_sync")
                                    if running and key_id is not None else None),

@@ -1,9 +1,13 @@
-"""Pull executor: page through the change feed, fetch only missing chunks, open, re-parse,
-and store each group of sessions together with the cursor in one local transaction.
+"""Pull executor: page through the change feed, fetch only missing chunks, open, and
+store each group of sessions together with the cursor in one local transaction.
+
+A session is stored as it arrived — its chunks' zstd frames, authenticated, and its
+sealed info — so it is listable and restorable when the pull returns; parsing it into
+messages and the search index is deferred (:mod:`lored.capture.deferred`).
 
 Failures are per session: a chunk that does not open (tampered, swapped, replayed,
-moved), a chunk the server no longer has, or a payload this version cannot parse puts
-that session in ``failed`` and in a local **retry list** (kv ``pull_retry``: the change
+moved) or a chunk the server no longer has puts that session in ``failed`` and in a
+local **retry list** (kv ``pull_retry``: the change
 entries themselves). The cursor still advances, so one bad session never blocks the
 feed; the next pull retries the listed entries first and drops those a newer change has
 superseded. The list grows before the transaction that advances the cursor and shrinks
@@ -19,12 +23,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from lored.capture.registry import parse_payload, tool_of
-from lored.crypto.seal import Binding, open_chunk, open_info
+from lored.crypto.seal import Binding, open_chunk_frame, open_info
 from lored.crypto.secret import SecretBytes
 from lored.errors import CorruptData, LoreError
 from lored.faults import fault_point
-from lored.store.rows import PulledSession
+from lored.store.rows import PulledRaw
 from lored.sync.context import IN_FLIGHT, Inflight, RunContext
 from lored.sync.plan import (
     ChangeEntry,
@@ -75,11 +78,14 @@ class PullReport:
 
 
 def open_session(
-    dk: SecretBytes, account_id: str, step: PullStep, chunks: list[bytes], base: bytes
-) -> PulledSession:
-    """Verify and open one session's info and new chunks, rebuild and re-parse the payload.
+    dk: SecretBytes, account_id: str, step: PullStep, chunks: list[bytes], base: bytes | None,
+    base_length: int = 0,
+) -> PulledRaw:
+    """Verify and open one session's info and new chunks (leaving them compressed).
 
     Pure CPU (runs in the worker pool). Raises CorruptData naming what failed.
+    ``base`` is the stored blob the new chunks continue (an append), of ``base_length``
+    payload bytes.
     """
     e = step.entry
     b = Binding(account_id, e.session_id, e.origin_machine_id, e.generation)
@@ -91,30 +97,25 @@ def open_session(
         info = open_info(dk, sealed_info, b, e.chunk_count)
     except CorruptData:
         raise CorruptData("its sealed info failed verification") from None
-    parts = [base]
+    frames: list[bytes] = []
+    length = base_length
     for index, sealed in zip(step.indexes, chunks, strict=True):
         try:
-            parts.append(open_chunk(dk, sealed, b, index))
+            frame, size = open_chunk_frame(dk, sealed, b, index)
         except CorruptData:
             raise CorruptData(f"chunk {index} of generation {e.generation} failed "
                               "verification") from None
-    payload = b"".join(parts)
-    parsed = parse_payload(tool_of(e.session_id), payload)
-    if parsed.session_id != e.session_id:
-        raise CorruptData(f"its payload belongs to {parsed.session_id}")
-    # the payload is the truth; the sealed info only fills what parsing cannot recover
-    for key in ("title", "model", "git_branch", "tool_version", "git_remote"):
-        if getattr(parsed, key) is None and isinstance(info.get(key), str):
-            setattr(parsed, key, info[key])
-    return PulledSession(parsed, payload, e.origin_machine_id, e.origin_machine_name,
-                         e.generation, e.chunk_count, e.seq)
+        frames.append(frame)
+        length += size
+    return PulledRaw(e.session_id, frames, length, info, dict(e.meta), e.origin_machine_id,
+                     e.origin_machine_name, e.generation, e.chunk_count, e.seq, base)
 
 
 @dataclass
 class _Ready:
-    """A group of sessions opened and parsed, waiting to be stored."""
+    """A group of sessions opened, waiting to be stored."""
 
-    pulled: list[PulledSession] = field(default_factory=list)
+    pulled: list[PulledRaw] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
     own_deletions: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
@@ -131,6 +132,7 @@ class Puller:
         self.report = PullReport()
         self._retry: dict[str, dict[str, Any]] = {}
         self._committed = 0
+        self._held_length: dict[str, int] = {}
 
     async def run(self, *, from_zero: bool, page_size: int = wire.DEFAULT_CHANGES_PAGE
                   ) -> PullReport:
@@ -169,14 +171,19 @@ class Puller:
                      retrying: bool = False) -> None:
         """Plan, fetch and store ``entries`` in groups; the last group carries ``cursor``."""
         steps: list[PullStep] = []
+        ids = [e.session_id for e in entries]
+        states = await self.ctx.store.remote_states(ids)  # one query per page, not per entry
+        deleted_here = await self.ctx.store.deleted_among(ids)
         for e in entries:
-            state = await self.ctx.store.remote_state(e.session_id)
+            state = states.get(e.session_id)
             held = (Held(state.generation, state.chunk_count, state.origin_machine_id,
                          state.local) if state else None)
+            if state is not None:
+                self._held_length[e.session_id] = state.payload_length
             if retrying and supersedes(e, held):
                 self._retry.pop(e.session_id, None)
                 continue
-            if held is None and not e.deleted and await self.ctx.store.is_deleted(e.session_id):
+            if held is None and not e.deleted and e.session_id in deleted_here:
                 # deleted here on purpose (`lorectl sessions delete`): pull does not bring
                 # it back either; `lorectl sessions undelete` does
                 self._retry.pop(e.session_id, None)
@@ -196,8 +203,8 @@ class Puller:
                 size = 0
             groups[-1].append(step)
             size += step.fetch_bytes
-        # two-stage pipeline: fetch + open group n+1 while group n is being stored (the
-        # store's work — compression, message rows, FTS — runs in SQLite's thread)
+        # two-stage pipeline: fetch + open group n+1 while group n is being stored (in
+        # SQLite's thread)
         commit: asyncio.Future[None] | None = None
         try:
             for n, group in enumerate(groups):
@@ -215,7 +222,7 @@ class Puller:
                 await asyncio.gather(commit, return_exceptions=True)
 
     async def _prepare(self, steps: list[PullStep]) -> _Ready:
-        """Fetch the group's missing chunks, then open and re-parse its sessions."""
+        """Fetch the group's missing chunks, then open its sessions."""
         fetched = await self._fetch(steps)
         ready = _Ready()
 
@@ -265,7 +272,7 @@ class Puller:
             self.report.failed.pop(sid, None)
         if changed:
             await self._save_retry()
-        self.report.sessions.extend(p.parsed.session_id for p in ready.pulled)
+        self.report.sessions.extend(p.session_id for p in ready.pulled)
         self.report.deleted.extend([*ready.deletions, *ready.own_deletions])
         self._committed += ready.seen
         self.ctx.emit({"event": "pull", "done": len(self.report.sessions),
@@ -292,7 +299,7 @@ class Puller:
         return out
 
     async def _open(self, step: PullStep, fetched: dict[tuple[str, int, int], bytes | None]
-                    ) -> PulledSession:
+                    ) -> PulledRaw:
         e = step.entry
         chunks: list[bytes] = []
         for i in step.indexes:
@@ -301,9 +308,15 @@ class Puller:
                 raise ChunkMissing(f"Lore Cloud no longer has chunk {i} of generation "
                                 f"{e.generation} (it changed meanwhile)")
             chunks.append(data)
-        base = await self.ctx.store.load_payload(e.session_id) if step.append else b""
+        base: bytes | None = None
+        base_length = 0
+        if step.append:
+            base = await self.ctx.store.load_blob(e.session_id)
+            if base is None:
+                raise LoreError(f"session {e.session_id} has no stored payload")
+            base_length = self._held_length.get(e.session_id, 0)
         return await self.ctx.cpu(open_session, self.ctx.key.data_key, self.ctx.account_id,
-                                  step, chunks, base)
+                                  step, chunks, base, base_length)
 
     async def _save_retry(self) -> None:
         await self.ctx.store.kv_set(RETRY_KEY, json.dumps(self._retry, sort_keys=True))
