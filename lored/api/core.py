@@ -108,11 +108,18 @@ class LoreCore:
 
     # --- capture ----------------------------------------------------------------------
     async def import_all(self, tool: str | None = None, *,
-                         only: Collection[str] | None = None) -> dict[str, Any]:
-        """One capture pass (CLI.md import JSON); ``only`` limits it to these files."""
+                         only: Collection[str] | None = None,
+                         defer_messages: bool = False) -> dict[str, Any]:
+        """One capture pass (CLI.md import JSON); ``only`` limits it to these files.
+
+        ``defer_messages``: leave the message rows of JSONL sessions to the deferred
+        parse (``lorectl import``: the sessions are listed and pushable at once; search
+        and ``sessions show`` build what they need, lored does the rest in the background).
+        """
         from lored.capture.importer import import_all
 
-        report = await import_all(self.store, self.settings, tool=tool, only=only)
+        report = await import_all(self.store, self.settings, tool=tool, only=only,
+                                  defer_messages=defer_messages)
         doc: dict[str, Any] = report.to_json()
         doc["changed"] = list(report.changed)
         if report.bad_records:  # only when some were skipped (CLI.md: more keys may come)

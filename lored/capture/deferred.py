@@ -1,4 +1,5 @@
-"""The deferred parse of pulled sessions: messages, metadata, then the search index.
+"""The deferred parse of pulled sessions (and of a bulk import's messages), then the
+search index.
 
 A pull stores what it downloaded as it arrived (authenticated zstd frames plus the
 sealed info) so that it returns as soon as the sessions are listable and restorable;
@@ -35,13 +36,13 @@ def parse_one(item: Unparsed) -> ParsedPayload:
     sid = item.session_id
     try:
         payload = decompress(item.blob)
-        parsed = parse_payload(tool_of(sid), payload)
+        parsed = parse_payload(tool_of(sid), payload, item.source)
         if parsed.session_id != sid:
             raise CorruptData(f"its payload belongs to {parsed.session_id}")
     except Exception as exc:  # noqa: BLE001 - a parser bug is reported, never fatal
         return ParsedPayload(sid, item.length, item.seq, None, error=f"{type(exc).__name__}: "
-                             f"{getattr(exc, 'message', exc)}")
-    return prepare_parsed(sid, item.length, item.seq, parsed, payload)
+                             f"{getattr(exc, 'message', exc)}", local=item.local)
+    return prepare_parsed(item, parsed, payload)
 
 
 async def parse_pending(store: Store, *, only: Sequence[str] | None = None) -> int:

@@ -108,8 +108,14 @@ async def import_all(
     tool: str | None = None,
     env: Mapping[str, str] | None = None,
     only: Collection[str] | None = None,
+    defer_messages: bool = False,
 ) -> ImportReport:
     """Run one capture pass over every enabled tool (or just ``tool``) and return counts.
+
+    ``defer_messages`` (a bulk ``lorectl import``) stores the sessions of append-only
+    files (JSONL) with their metadata and payload but leaves their message rows to the
+    deferred parse (:mod:`lored.capture.deferred`), as a pull does: encoding and writing
+    the messages is a third of an import's work, and nothing but reading them needs it.
 
     ``env`` defaults to ``os.environ`` (HOME, CLAUDE_CONFIG_DIR, CODEX_HOME, …).
     ``only`` limits the pass to sources whose files are among these paths (the watcher's
@@ -148,7 +154,8 @@ async def import_all(
                     report.unchanged += 1
                     continue
                 if src.append:
-                    await pipe.add(src, functools.partial(_plan_append, store, settings, src))
+                    await pipe.add(src, functools.partial(_plan_append, store, settings, src,
+                                                          defer=defer_messages))
                     continue
                 await pipe.drain()
                 try:
@@ -348,10 +355,11 @@ async def _parse(tool: str, payload: bytes, hint: str, report: ImportReport) -> 
     return parsed
 
 
-async def _prepare_capture(parsed: ParsedSession, payload: bytes) -> PreparedCapture:
+async def _prepare_capture(parsed: ParsedSession, payload: bytes, defer: bool = False
+                           ) -> PreparedCapture:
     if len(payload) > _PREPARE_THREAD_THRESHOLD:
-        return await asyncio.to_thread(prepare_capture, parsed, payload)
-    return prepare_capture(parsed, payload)
+        return await asyncio.to_thread(prepare_capture, parsed, payload, defer)
+    return prepare_capture(parsed, payload, defer)
 
 
 def _save(
@@ -387,11 +395,11 @@ def _save_source(store: Store, source: SourceState, *, unchanged: bool = False) 
 
 
 async def _plan_append(
-    store: Store, settings: Settings, src: Source, report: ImportReport
+    store: Store, settings: Settings, src: Source, report: ImportReport, *, defer: bool = False
 ) -> _Plan:
     plan = _Plan({src.key, *(str(f) for f in src.files)})
     if src.tool == claude.TOOL:
-        agents = await _plan_with_agents(store, settings, src, report, plan)
+        agents = await _plan_with_agents(store, settings, src, report, plan, defer=defer)
         if agents is not None:
             return agents
     path = str(src.files[0])
@@ -443,7 +451,7 @@ async def _plan_append(
         # deleted here on purpose: remember, don't bring back
         plan.commit = _save_source(store, source)
         return plan
-    prepared = await _prepare_capture(parsed, payload)
+    prepared = await _prepare_capture(parsed, payload, defer)
     plan.commit = _save(store, settings, parsed, payload, source, prepared)
     return plan
 
@@ -471,7 +479,8 @@ async def _grown_payload(
 
 
 async def _plan_with_agents(
-    store: Store, settings: Settings, src: Source, report: ImportReport, plan: _Plan
+    store: Store, settings: Settings, src: Source, report: ImportReport, plan: _Plan, *,
+    defer: bool = False,
 ) -> _Plan | None:
     """A Claude Code session with sub-agent files: its plan when handled here.
 
@@ -535,7 +544,7 @@ async def _plan_with_agents(
                     len(consumed.get(names[f], b"")))
         for f, st in stats.items() if f != main
     ]
-    prepared = await _prepare_capture(parsed, payload)
+    prepared = await _prepare_capture(parsed, payload, defer)
     plan.commit = _save(store, settings, parsed, payload, source, prepared, agents)
     return plan
 

@@ -79,16 +79,21 @@ async def _maybe_thread(func: Any, data: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class PreparedCapture:
-    """The CPU work of storing a session (hash, compressed payload, message rows)."""
+    """The CPU work of storing a session (hash, compressed payload, message rows).
+
+    ``rows`` None: the messages are left to the deferred parse (``parsed = 0``).
+    """
 
     payload_hash: str
     blob: bytes
-    rows: list[tuple[Any, ...]]
+    rows: list[tuple[Any, ...]] | None
 
 
-def prepare_capture(parsed: ParsedSession, payload: bytes) -> PreparedCapture:
+def prepare_capture(parsed: ParsedSession, payload: bytes, defer: bool = False
+                    ) -> PreparedCapture:
     """Hash and compress ``payload`` and encode the messages (pure; any thread)."""
-    return PreparedCapture(digest(payload), _compress(payload), _message_rows(parsed))
+    return PreparedCapture(digest(payload), _compress(payload),
+                           None if defer else _message_rows(parsed))
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class ParsedPayload:
     payload_hash: str = ""
     rows: list[tuple[Any, ...]] | None = None
     error: str | None = None
+    local: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,13 +123,17 @@ class Unparsed:
     length: int
     seq: int | None
     blob: bytes
+    #: captured here (its metadata is already the parse's: only messages are missing)
+    local: bool = False
+    #: the file it was captured from (the parser's hint), if any
+    source: str | None = None
 
 
-def prepare_parsed(session_id: str, length: int, seq: int | None, parsed: ParsedSession,
-                   payload: bytes) -> ParsedPayload:
+def prepare_parsed(item: Unparsed, parsed: ParsedSession, payload: bytes) -> ParsedPayload:
     """Hash the payload and encode the messages of a deferred parse (pure; any thread)."""
-    return ParsedPayload(session_id, length, seq, parsed, digest(payload),
-                         _message_rows(parsed))
+    return ParsedPayload(item.session_id, item.length, item.seq, parsed,
+                         "" if item.local else digest(payload), _message_rows(parsed),
+                         local=item.local)
 
 
 def decompress(blob: bytes) -> bytes:
@@ -319,8 +329,11 @@ class Store:
                 if changed:
                     conn.executemany(_UPSERT_SESSION_SQL, rows)
                     conn.execute(_PUT_PAYLOAD_SQL, (sid, prepared.blob))
-                    conn.execute(_DELETE_MESSAGES_SQL, (sid,))
-                    conn.executemany(_INSERT_MESSAGE_SQL, prepared.rows)
+                    conn.execute("UPDATE sessions SET parsed = ? WHERE id = ?",
+                                 (int(prepared.rows is not None), sid))
+                    if prepared.rows is not None:
+                        conn.execute(_DELETE_MESSAGES_SQL, (sid,))
+                        conn.executemany(_INSERT_MESSAGE_SQL, prepared.rows)
                 conn.executemany(_PUT_SOURCE_SQL, [_source_params(x) for x in sources])
                 if changed:
                     fault_point("capture-mid-transaction")
@@ -450,7 +463,9 @@ class Store:
                 return []
             where += f" AND s.id IN ({_marks(only)})"
             params.extend(only)
-        sql = ("SELECT s.id, s.payload_length, s.remote_seq, p.data FROM sessions s "
+        sql = ("SELECT s.id, s.payload_length, s.remote_seq, p.data, s.local, "
+               "(SELECT path FROM sources WHERE session_id = s.id ORDER BY LENGTH(path) "
+               "LIMIT 1) FROM sessions s "
                f"JOIN payloads p ON p.session_id = s.id WHERE {where} ORDER BY s.id")
 
         def read(conn: sqlite3.Connection) -> list[Unparsed]:
@@ -459,7 +474,8 @@ class Store:
             cur = conn.execute(sql, params)
             try:
                 for r in cur:
-                    out.append(Unparsed(r[0], int(r[1]), r[2], bytes(r[3])))
+                    out.append(Unparsed(r[0], int(r[1]), r[2], bytes(r[3]), bool(r[4]),
+                                        r[5]))
                     total += int(r[1])
                     if total >= max_bytes:
                         break
@@ -490,10 +506,14 @@ class Store:
                         conn.execute("UPDATE sessions SET parsed = 2 WHERE id = ?",
                                      (r.session_id,))
                         continue
-                    conn.execute(_SAVE_PARSED_SQL, (
-                        p.native_id, p.project_path, p.title, p.model, p.git_branch,
-                        p.git_remote, p.tool_version, p.started_at, p.ended_at,
-                        len(p.messages), p.bad_records, r.payload_hash, r.session_id))
+                    if r.local:  # capture stored the same parse's metadata already
+                        conn.execute("UPDATE sessions SET parsed = 1 WHERE id = ?",
+                                     (r.session_id,))
+                    else:
+                        conn.execute(_SAVE_PARSED_SQL, (
+                            p.native_id, p.project_path, p.title, p.model, p.git_branch,
+                            p.git_remote, p.tool_version, p.started_at, p.ended_at,
+                            len(p.messages), p.bad_records, r.payload_hash, r.session_id))
                     conn.execute(_DELETE_MESSAGES_SQL, (r.session_id,))
                     conn.executemany(_INSERT_MESSAGE_SQL, r.rows or [])
                 fault_point("mid-deferred-index")
