@@ -398,13 +398,14 @@ async def _plan_append(
     store: Store, settings: Settings, src: Source, report: ImportReport, *, defer: bool = False
 ) -> _Plan:
     plan = _Plan({src.key, *(str(f) for f in src.files)})
+    prev = await store.get_source(src.key)  # read once: both paths below need it
     if src.tool == claude.TOOL:
-        agents = await _plan_with_agents(store, settings, src, report, plan, defer=defer)
+        agents = await _plan_with_agents(store, settings, src, report, plan, prev,
+                                         defer=defer)
         if agents is not None:
             return agents
     path = str(src.files[0])
     st = os.stat(path)
-    prev = await store.get_source(src.key)
     if prev is not None:
         plan.keys.add(prev.session_id)
     if prev is not None and (prev.size, prev.mtime_ns, prev.inode) == (
@@ -479,8 +480,8 @@ async def _grown_payload(
 
 
 async def _plan_with_agents(
-    store: Store, settings: Settings, src: Source, report: ImportReport, plan: _Plan, *,
-    defer: bool = False,
+    store: Store, settings: Settings, src: Source, report: ImportReport, plan: _Plan,
+    prev: SourceState | None, *, defer: bool = False,
 ) -> _Plan | None:
     """A Claude Code session with sub-agent files: its plan when handled here.
 
@@ -491,7 +492,6 @@ async def _plan_with_agents(
     agents (never had any), forks and other machines' sessions go the ordinary way.
     """
     main = src.files[0]
-    prev = await store.get_source(src.key)
     if prev is not None:
         plan.keys.add(prev.session_id)
     if prev is not None and forks.is_own_fork(prev.session_id, settings.machine_id):
@@ -503,7 +503,7 @@ async def _plan_with_agents(
         except FileNotFoundError:
             if f == main:
                 raise
-    rows = {f: await store.get_source(str(f)) for f in stats}
+    rows = {f: prev if str(f) == src.key else await store.get_source(str(f)) for f in stats}
     if all(
         (r := rows[f]) is not None and r.session_id and (r.size, r.mtime_ns, r.inode)
         == (st.st_size, st.st_mtime_ns, st.st_ino) for f, st in stats.items()
