@@ -50,7 +50,7 @@ class ChunkMissing(LoreError):
     code = "missing"
 
 #: sealed bytes fetched and held in memory before a group is stored (bounds memory)
-GROUP_BYTES = 16 * wire.MiB
+GROUP_BYTES = 8 * wire.MiB
 
 
 @dataclass
