@@ -262,6 +262,8 @@ def render_status(doc: dict[str, Any]) -> str:
         ("Pending sync", local.get("pending_sync")),
         *([("Too large to sync", local["skipped_too_large"])]
           if local.get("skipped_too_large") else []),
+        *([("Indexing", f"{local['index_pending']} sessions pending")]
+          if local.get("index_pending") else []),
         ("Last sync", human_time(local.get("last_sync"))),
         ("Next auto-sync", human_time(nxt) if nxt else "Not scheduled"),
     ], indent=2))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self
 
@@ -47,6 +47,12 @@ class LoreCore:
         self._engine: SyncEngine | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._creds = load_creds_or_none(settings)
+        store.parse_pending = self._parse_pending  # readers of messages wait for a pull's
+
+    async def _parse_pending(self, only: Sequence[str] | None) -> int:
+        from lored.capture.deferred import parse_pending
+
+        return await parse_pending(self.store, only=only)
 
     @classmethod
     async def open(cls, settings: Settings, *, secrets: SecretProvider | None = None,
@@ -111,18 +117,34 @@ class LoreCore:
     # --- capture ----------------------------------------------------------------------
     async def import_all(self, tool: str | None = None, *,
                          only: Collection[str] | None = None,
-                         progress: ProgressFn | None = None) -> dict[str, Any]:
+                         progress: ProgressFn | None = None,
+                         defer_messages: bool = False) -> dict[str, Any]:
         """One capture pass (CLI.md import JSON); ``only`` limits it to these files;
-        ``progress`` gets ``{"event": "import", "tool", "done", "total"}``."""
+        ``progress`` gets ``{"event": "import", "tool", "done", "total"}``.
+
+        ``defer_messages``: leave the message rows of JSONL sessions to the deferred
+        parse (``lorectl import``: the sessions are listed and pushable at once; search
+        and ``sessions show`` build what they need, lored does the rest in the background).
+        """
         from lored.capture.importer import import_all
 
         report = await import_all(self.store, self.settings, tool=tool, only=only,
-                                  progress=progress)
+                                  progress=progress, defer_messages=defer_messages)
         doc: dict[str, Any] = report.to_json()
         doc["changed"] = list(report.changed)
         if report.bad_records:  # only when some were skipped (CLI.md: more keys may come)
             doc["bad_records"] = report.bad_records
         return doc
+
+    async def catch_up_index(self) -> tuple[int, int]:
+        """The deferred work: parse pulled sessions, then index new messages for search.
+
+        Returns (sessions parsed, messages indexed). The daemon runs it in the background
+        after each cycle and at start-up; ``search`` waits for it.
+        """
+        from lored.capture.deferred import catch_up
+
+        return await catch_up(self.store)
 
     # --- sync -------------------------------------------------------------------------
     async def push(self, *, dry_run: bool = False, progress: ProgressFn | None = None
@@ -283,6 +305,7 @@ class LoreCore:
     async def status(self, *, daemon: dict[str, Any] | None = None) -> dict[str, Any]:
         """CLI.md's status document; the cloud part degrades to an error when unreachable."""
         total, pending = await self.store.counts()
+        backlog = await self.store.index_backlog()
         too_large = await self._skipped_too_large()
         times = [await self.store.kv_get(k) for k in ("last_sync_at", "last_push_at",
                                                        "last_pull_at")]
@@ -297,6 +320,8 @@ class LoreCore:
                 "total_sessions": total,
                 "pending_sync": max(0, pending - too_large),
                 "skipped_too_large": too_large,
+                # sessions whose messages or search index are still being built
+                "index_pending": backlog,
                 "last_sync": max((t for t in times if t), default=None),
                 "next_auto_sync": (daemon.get("next_auto_sync")
                                    if running and key_id is not None else None),

@@ -59,15 +59,23 @@ class Lore(LoreCore):
     async def show_session(self, id_or_prefix: str
                            ) -> tuple[SessionRow, list[Message], str | None]:
         """One session (a unique id prefix is enough), its messages, and its fork parent."""
+        from lored.capture.deferred import parse_pending
         from lored.capture.forks import forked_from
 
         row = await self.store.find_session(id_or_prefix)
+        if await parse_pending(self.store, only=[row.id]):  # pulled, not parsed yet
+            row = await self.store.find_session(row.id)
         parent = forked_from(await self.store.load_payload(row.id)) if "@" in row.id else None
         return row, await self.store.messages(row.id), parent
 
     async def search(self, text: str, *, tool: str | None = None, project: str | None = None,
                      machine: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Full-text hits (CLI.md search JSON), best first, optionally filtered."""
+        """Full-text hits (CLI.md search JSON), best first, optionally filtered.
+
+        Waits for the deferred work first (sessions pulled but not parsed yet, messages
+        not indexed yet), so a search finds everything stored when it was asked.
+        """
+        await self.catch_up_index()
         if not any((tool, project, machine)):
             return await self.store.search(text, limit=limit)
         # the store ranks over all sessions; keep the best hits of the chosen ones
