@@ -134,6 +134,29 @@ def openapi_document() -> dict[str, Any]:
             "Erase every session and the key envelope of the account (confirm with its email)",
             _json(_obj({"erased": _I, "reset_at": _S, "reset_by": _S})), 400, 401,
             body=_json(_obj({"email": _S}, ["email"])))},
+        "/v1/shares": {
+            "post": _op(
+                "Store a session sealed under a share key (the key never leaves the client)",
+                _json(_obj({"share_id": _S, "url": _S, "expires_at": _S})),
+                400, 401, 404, 409, 413, ok_status="201",
+                body={"content": {"application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+                params=[
+                    {"name": "share_id", "in": "query", "required": True,
+                     "schema": {**_S, "pattern": "^[A-Za-z0-9_-]{22}$"}},
+                    {"name": "session_id", "in": "query", "required": True, "schema": _S},
+                    {"name": "expires_in", "in": "query", "schema": {
+                        "type": "integer", "minimum": 1, "maximum": 90 * 86400}},
+                ]),
+            "get": _op("The account's share links", _json(_obj({"shares": {
+                "type": "array", "items": _obj({
+                    "share_id": _S, "session_id": _S, "created_at": _S, "expires_at": _S,
+                    "revoked_at": _NS, "views": _I, "size": _I, "state": _S})}})), 401),
+        },
+        "/v1/shares/{share_id}": {"delete": _op(
+            "Revoke a share link (it answers 410 from then on)", _json(_obj({"ok": _B})),
+            401, 404,
+            params=[{"name": "share_id", "in": "path", "required": True, "schema": _S}])},
         "/v1/sessions/{session_id}": {"delete": _op(
             "Tombstone one of this machine's sessions", _json(_obj({"seq": _I})),
             401, 404, 409,
