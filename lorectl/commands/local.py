@@ -48,7 +48,7 @@ def _with_lore(work: Callable[[Settings, Lore], Awaitable[T]]) -> T:
 @handle_errors
 def import_cmd(tool: str | None, as_json: bool) -> None:
     """One capture pass over every enabled tool's files."""
-    report = _with_lore(lambda settings, lore: lore.import_all(tool, defer_messages=True))
+    report = _with_lore(lambda settings, lore: lore.import_all(tool))
     report.pop("changed", None)
     if as_json:
         emit_json(report)
