@@ -124,25 +124,3 @@ def test_lored_builds_the_index_in_the_background(tmp_path: Path, server: Any,
     hits = json.loads(c.lorectl("search", "zebra0", "--json").stdout)
     assert {h["session_id"] for h in hits} == {ids[0]}
 
-
-def test_bulk_import_leaves_messages_to_the_deferred_parse(tmp_path: Path) -> None:
-    a = LorectlMachine(tmp_path, "a")
-    for i in range(2):
-        a.write_session(native_id(f"i{i}"), lines(f"i{i}", 4, marker=f"quokka{i}"))
-    assert a.json("import")["imported"] == 2
-    # listed with the metadata of the import's own parse; messages come later
-    assert a.db("SELECT COUNT(*) FROM sessions WHERE parsed = 0") == [(2,)]
-    assert a.db("SELECT COUNT(*) FROM messages") == [(0,)]
-    rows = a.sessions()
-    assert all(r["message_count"] == 4 and r["title"] for r in rows.values())
-    assert _pending(a) == 2
-    sid = f"claude-code:{native_id('i0')}"
-    assert [m["text"] for m in a.show(sid)["messages"]][0].startswith("quokka0 message 0")
-    assert {h["session_id"] for h in a.json("search", "quokka1")} == {
-        f"claude-code:{native_id('i1')}"}
-    assert _pending(a) == 0
-    # growth of a parsed session goes the same way and is parsed again when read
-    a.write_session(native_id("i0"), lines("i0", 2, start=4, marker="wombat"), append=True)
-    assert a.json("import")["updated"] == 1
-    assert {h["session_id"] for h in a.json("search", "wombat")} == {sid}
-    assert len(a.show(sid)["messages"]) == 6
