@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from lorecloud import admission, shares
+from lorecloud import admission, machines, shares
 from lorecloud.errors import ServiceError
 from lorecloud.routes import BUDGET, SERVICE, routes
 from lorecloud.service import SyncService
@@ -70,6 +70,7 @@ def create_app(svc: SyncService, *, dashboard: bool = True) -> web.Application:
         lease_ttl=svc.config.body_timeout + 60.0)
     app.add_routes(routes)
     app.add_routes(shares.routes)
+    app.add_routes(machines.routes)
     if dashboard and importlib.util.find_spec("lorecloud.dashboard.adapter") is not None:
         from lorecloud.dashboard import setup_dashboard
 

@@ -28,6 +28,8 @@ from lorecloud.errors import ServiceError
 from lorecloud.service import SyncService
 
 T = TypeVar("T")
+#: the shortest account password (the service checks it again)
+MIN_PASSWORD = ServerConfig().min_password_length
 
 
 def default_data_dir() -> Path:
@@ -164,12 +166,15 @@ def _apply_db(ctx: click.Context, data_dir: Path | None, url: str | None) -> Non
               help="Seconds an unreferenced object is kept (an upload may be committing).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--log-format", default="auto", show_default=True,
+              type=click.Choice(["auto", "json", "console"]),
+              help="auto: readable lines on a terminal, JSON lines otherwise.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, sub_data_dir: Path | None,
           sub_database_url: str | None, open_registration: bool,
           max_session_bytes: int | None, max_inflight_bytes: int | None,
           body_timeout: float | None, gc_interval: float, gc_grace: float,
-          log_level: str) -> None:
+          log_level: str, log_format: str) -> None:
     """Serve Lore Cloud until SIGTERM/SIGINT (then finish in-flight requests)."""
     _apply_db(ctx, sub_data_dir, sub_database_url)
     ctx.obj["gc"] = (gc_interval, gc_grace)
@@ -177,7 +182,7 @@ def serve(ctx: click.Context, host: str, port: int, sub_data_dir: Path | None,
 
     from lorecloud.logs import configure_logging
 
-    configure_logging(log_level)
+    configure_logging(log_level, fmt=log_format)
     config = ServerConfig(open_registration=open_registration)
     if max_session_bytes:
         config = replace(config, max_session_bytes=max_session_bytes)
@@ -245,7 +250,14 @@ def _read_password(password_stdin: bool) -> str:
     if env:
         return env
     if sys.stdin.isatty():
-        pw: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        pw: str = click.prompt("Password", hide_input=True)
+        # the length is checked before the confirmation: no retyping a password that
+        # was going to be refused anyway
+        if len(pw) < MIN_PASSWORD:
+            _fail(f"the password must have at least {MIN_PASSWORD} characters",
+                  "run the command again with a longer password")
+        if click.prompt("Repeat for confirmation", hide_input=True) != pw:
+            _fail("the two passwords differ", "run the command again and type the same twice")
         return pw
     _fail("no password given", "pipe it with --password-stdin or set LORE_PASSWORD")
     raise AssertionError("unreachable")
@@ -303,6 +315,36 @@ def user_remove(ctx: click.Context, email: str, sub_data_dir: Path | None,
 @cli.group()
 def machine() -> None:
     """Manage machines of an account."""
+
+
+@machine.command("list")
+@click.argument("email", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_db_options
+@click.pass_context
+def machine_list(ctx: click.Context, email: str | None, as_json: bool,
+                 sub_data_dir: Path | None, sub_database_url: str | None) -> None:
+    """List the machines of every account (or of EMAIL's): id, name, sessions, last sync.
+
+    A name several machines of one account share is shown with an id fragment.
+    """
+    _apply_db(ctx, sub_data_dir, sub_database_url)
+    from lorecloud.machines import admin_list
+
+    rows = _run(ctx, lambda svc: admin_list(svc, email))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No machines yet: run `lorectl login` on one.")
+        return
+    head = ("ACCOUNT", "MACHINE ID", "NAME", "SESSIONS", "LAST SYNC", "STATE")
+    table = [head] + [(r["email"], r["machine_id"], r["label"], str(r["sessions"]),
+                       r["last_sync"] or "never",
+                       "signed in" if r["signed_in"] else "signed out") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 @machine.command("revoke")

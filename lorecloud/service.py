@@ -29,6 +29,7 @@ from lorecloud.config import ServerConfig
 from lorecloud.errors import ServiceError, bad_request, not_found
 from lorecloud.faults import fault_point
 from lorecloud.limits import limit_key
+from lorecloud.names import labels
 from lorecloud.rules import make_planner
 from loreproto import wire
 
@@ -140,7 +141,10 @@ class SyncService:
         token = new_token()
         await self.backend.add_token(token_hash(token), account.account_id, machine_id,
                                      machine_name, utcnow())
-        return {"token": token, "account_id": account.account_id, "email": account.email}
+        same = sum(1 for m in await self.backend.machines(account.account_id)
+                   if m.name == machine_name and m.machine_id != machine_id)
+        return {"token": token, "account_id": account.account_id, "email": account.email,
+                "machine": {"id": machine_id, "name": machine_name}, "same_name": same}
 
     async def logout(self, token: str) -> None:
         """Revoke the token (later use answers ``machine_revoked``)."""
@@ -188,6 +192,7 @@ class SyncService:
         account = await self._account(account_id)
         usage = await self.backend.usage(account_id)
         machines = await self.backend.machines(account_id)
+        shown = labels((m.machine_id, m.name) for m in machines)
         syncs = [m.last_sync for m in machines if m.last_sync]
         return {
             "account_id": account.account_id,
@@ -199,8 +204,8 @@ class SyncService:
             "reset": await self._last_reset(account_id),
             "machine": None,
             "machines": [
-                {"id": m.machine_id, "name": m.name, "last_sync": m.last_sync,
-                 "sessions": m.sessions, "active": m.active}
+                {"id": m.machine_id, "name": m.name, "label": shown[m.machine_id],
+                 "last_sync": m.last_sync, "sessions": m.sessions, "active": m.active}
                 for m in machines
             ],
         }
@@ -276,7 +281,7 @@ class SyncService:
         return results
 
     async def changes(self, principal: Principal, since: int, limit: int) -> dict[str, Any]:
-        """Other machines' sessions with seq > since -> {changes, cursor, more}."""
+        """Other machines' sessions with seq > since -> {changes, cursor, more, remaining}."""
         if since < 0:
             raise bad_request("since must be >= 0")
         if limit < 1:
@@ -285,7 +290,12 @@ class SyncService:
         rows, cursor, more = await self.backend.changes(
             principal.account_id, since, limit, principal.machine_id)
         await self.backend.touch_machine(principal.account_id, principal.machine_id, utcnow())
-        return {"changes": [change_doc(r) for r in rows], "cursor": cursor, "more": more}
+        doc = {"changes": [change_doc(r) for r in rows], "cursor": cursor, "more": more}
+        # what is left after this page, so a client can show a progress bar with a real
+        # total (counted only when there is more: the last page needs no count)
+        doc["remaining"] = (await self.backend.count_changes(
+            principal.account_id, cursor, principal.machine_id) if more else 0)
+        return doc
 
     async def fetch_chunks(
         self, principal: Principal, refs: list[tuple[str, int, int]]

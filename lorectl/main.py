@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "config": "lorectl.commands.local:config_group",
     # the read-only MCP server for assistants (lorectl/commands/mcp.py, issue 20)
     "mcp": "lorectl.commands.mcp:mcp_cmd",
+    # secrets in the archive: scan and redact (lorectl/commands/secrets.py, issue 17)
+    "secrets": "lorectl.commands.secrets:secrets_group",
     # which tools are captured, where, how many (lorectl/commands/tools.py, issue 22)
     "tools": "lorectl.commands.tools:tools_cmd",
     # cloud: account and sync (lorectl/commands/cloud.py)
@@ -37,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "status": "lorectl.commands.cloud:status_cmd",
     "passphrase": "lorectl.commands.cloud:passphrase_group",
     "unlock": "lorectl.commands.cloud:unlock_cmd",
+    "machine": "lorectl.commands.machine:machine_group",
     # key management and deletion (lorectl/commands/keys.py)
     "key": "lorectl.commands.keys:key_group",
     # share links (lorectl/commands/shares.py, issue 18)

@@ -8,6 +8,7 @@ Secrets (token, cached data key) live in their own 0600 files, never in config.t
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,8 @@ class Settings:
     sync_interval: int = DEFAULT_INTERVAL_S
     sync_auto: bool = True
     privacy_metadata: str = "full"  # "full" | "minimal"
+    privacy_redact: str = "sync"  # "sync" | "everywhere" | "off" (lored.secrets)
+    privacy_redact_allow: tuple[str, ...] = ()
     tools: tuple[str, ...] = ALL_TOOLS
     aider_roots: tuple[str, ...] = ()
     projects: dict[str, str] = field(default_factory=dict)
@@ -124,7 +127,8 @@ class Settings:
             "machine_name": self.machine_name,
             "server": {"url": self.server_url, "insecure_http": self.insecure_http},
             "sync": {"interval": self.sync_interval, "auto": self.sync_auto},
-            "privacy": {"metadata": self.privacy_metadata},
+            "privacy": {"metadata": self.privacy_metadata, "redact": self.privacy_redact,
+                        "redact_allow": list(self.privacy_redact_allow)},
             "capture": {"tools": list(self.tools), "aider_roots": list(self.aider_roots)},
             "projects": dict(self.projects),
         }
@@ -211,6 +215,7 @@ def load_settings(env: dict[str, str] | None = None, *, create: bool = True) -> 
             raise ConfigError(err.message, hint="set LORE_SYNC_INTERVAL to a duration such as "
                               "15m, or unset it to use [sync] interval") from None
     projects = data.get("projects", {})
+    redact, redact_allow = _redact_settings(privacy)
     return Settings(
         paths=paths,
         machine_id=str(data.get("machine_id", "")),
@@ -220,11 +225,31 @@ def load_settings(env: dict[str, str] | None = None, *, create: bool = True) -> 
         sync_interval=parse_duration(interval),
         sync_auto=bool(sync.get("auto", True)),
         privacy_metadata=privacy.get("metadata", "full"),
+        privacy_redact=redact,
+        privacy_redact_allow=redact_allow,
         tools=tuple(capture.get("tools", ALL_TOOLS)),
         aider_roots=tuple(str(p) for p in capture.get("aider_roots", [])),
         projects=dict(projects),
         raw=data,
     )
+
+
+def _redact_settings(privacy: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """``[privacy] redact`` and ``redact_allow``, validated (each allow entry compiles)."""
+    mode = privacy.get("redact", "sync")
+    if mode not in ("sync", "everywhere", "off"):
+        raise ConfigError(
+            f'privacy.redact must be "sync", "everywhere" or "off", not {mode!r}')
+    allow = privacy.get("redact_allow", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        raise ConfigError("privacy.redact_allow must be a list of regular expressions")
+    for a in allow:
+        try:
+            re.compile(a.encode())
+        except re.error as exc:
+            raise ConfigError(
+                f"privacy.redact_allow entry {a!r} is not a valid regex ({exc})") from None
+    return str(mode), tuple(allow)
 
 
 def write_secret(path: Path, data: bytes) -> None:

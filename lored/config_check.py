@@ -84,6 +84,21 @@ def _metadata(v: Any) -> str | None:
     return None if v in ("full", "minimal") else '"full" or "minimal"'
 
 
+def _redact(v: Any) -> str | None:
+    return None if v in ("sync", "everywhere", "off") else '"sync", "everywhere" or "off"'
+
+
+def _regex_list(v: Any) -> str | None:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        return 'a list of regular expressions, like ["EXAMPLE[A-Z0-9]+"]'
+    for x in v:
+        try:
+            re.compile(x.encode())
+        except re.error as exc:
+            return f"a list of valid regular expressions ({x!r}: {exc})"
+    return None
+
+
 def _duration(v: Any) -> str | None:
     try:
         parse_duration(v)
@@ -96,7 +111,7 @@ _TOP: dict[str, Checker] = {"machine_id": _str, "machine_name": _str}
 SCHEMA: dict[str, dict[str, Checker]] = {
     "server": {"url": _str, "insecure_http": _bool},
     "sync": {"interval": _duration, "auto": _bool},
-    "privacy": {"metadata": _metadata},
+    "privacy": {"metadata": _metadata, "redact": _redact, "redact_allow": _regex_list},
     "capture": {"tools": _tools, "aider_roots": _str_list,
                 **{f"{t.replace('-', '_')}_dir": _str for t in ALL_TOOLS}},
     "restore": {"auto": _bool},

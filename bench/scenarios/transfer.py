@@ -74,12 +74,30 @@ def p1(ctx: Ctx) -> list[Row]:
         rows.append(Row("P1f", "first push vs floor", res.seconds, floor.seal_seconds, "s",
                         "zstd+AEAD", bar_fl, res.seconds <= 1.5 * floor.seal_seconds,
                         detail={"floor": floor.__dict__}))
+        rows.append(_p1r(ctx, res.seconds))
     except Unavailable as e:
         rows.append(na("P1", "first push vs rclone", str(e), bar_rc, anchor=anchor,
                        anchor_name="rclone crypt", detail={"rclone": anchor_detail}))
         rows.append(na("P1f", "first push vs floor", str(e), bar_fl, anchor=floor.seal_seconds,
                        anchor_name="zstd+AEAD", detail={"floor": floor.__dict__}))
     return rows
+
+
+def _p1r(ctx: Ctx, redacted_s: float) -> Row:
+    """The same first push with ``[privacy] redact = "off"`` (another account, the same
+    corpus): what scanning and redacting every payload costs (issue 17)."""
+    what, bar = "first push, secrets redaction on vs off", "≤ 1.3× off"
+    try:
+        m = ctx.machine("r", home=ctx.corpus.home)
+        (m.lore_home / "config.toml").write_text('[privacy]\nredact = "off"\n')
+        ctx.server.add_user(email="bench-off@example.com")
+        m.json("import", what="import (redact off)")
+        m.login(ctx.server.url, email="bench-off@example.com")
+        res, _ = m.json("push", what="push (redact off)")
+    except Unavailable as e:
+        return na("P1r", what, str(e), bar)
+    return Row("P1r", what, redacted_s, res.seconds, "s", "redact = \"off\"", bar,
+               redacted_s <= 1.3 * res.seconds)
 
 
 def p2(ctx: Ctx) -> list[Row]:

@@ -250,6 +250,10 @@ class Backend(Protocol):
         """The account's machines with live-session counts, by name."""
         ...
 
+    async def rename_machine(self, account_id: str, machine_id: str, name: str) -> bool:
+        """Give a machine of the account a new name; -> whether it exists."""
+        ...
+
     # --- envelope -------------------------------------------------------------------------
     async def get_envelope(self, account_id: str) -> tuple[str | None, int]:
         """The stored envelope JSON text and its version (``(None, 0)`` before setup)."""
@@ -292,6 +296,10 @@ class Backend(Protocol):
         attempted and the exception is re-raised. Cancellation rolls back everything.
         The caller bounds ``items`` (at most ``wire.MAX_BATCH_SESSIONS``).
         """
+        ...
+
+    async def count_changes(self, account_id: str, since: int, exclude_machine: str) -> int:
+        """How many rows :meth:`changes` would return after ``since`` (no page limit)."""
         ...
 
     async def changes(

@@ -251,6 +251,13 @@ class PostgresBackend:
             account_id)
         return [MachineRow(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in rows]
 
+    async def rename_machine(self, account_id: str, machine_id: str, name: str) -> bool:
+        """Set the machine's name (sessions and the feed show it through the join)."""
+        status = await self._pool.execute(
+            "UPDATE machines SET name = $3 WHERE account_id = $1 AND machine_id = $2",
+            account_id, machine_id, name)
+        return bool(status != "UPDATE 0")
+
     # --- envelope ---------------------------------------------------------------------------
     async def get_envelope(self, account_id: str) -> tuple[str | None, int]:
         """Envelope text and version."""
@@ -320,6 +327,13 @@ class PostgresBackend:
         if failed is not None:
             raise failed
         return outcomes
+
+    async def count_changes(self, account_id: str, since: int, exclude_machine: str) -> int:
+        """Feed rows after ``since`` for ``exclude_machine`` (a pull's progress total)."""
+        n = await self._pool.fetchval(
+            "SELECT COUNT(*) FROM sessions s WHERE s.account_id = $1 AND s.seq > $2 "
+            "AND (s.origin_machine_id <> $3 OR s.deleted)", account_id, since, exclude_machine)
+        return int(n or 0)
 
     async def changes(
         self, account_id: str, since: int, limit: int, exclude_machine: str

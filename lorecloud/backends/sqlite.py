@@ -323,6 +323,14 @@ class SqliteBackend:
             (account_id,))
         return [MachineRow(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
+    async def rename_machine(self, account_id: str, machine_id: str, name: str) -> bool:
+        """Set the machine's name (sessions and the feed show it through the join)."""
+        async with self._write() as db:
+            cur = await db.execute(
+                "UPDATE machines SET name = ? WHERE account_id = ? AND machine_id = ?",
+                (name, account_id, machine_id))
+            return cur.rowcount > 0
+
     # --- envelope -----------------------------------------------------------------------
     async def get_envelope(self, account_id: str) -> tuple[str | None, int]:
         """Envelope text and version."""
@@ -379,6 +387,14 @@ class SqliteBackend:
         if failed is not None:
             raise failed
         return outcomes
+
+    async def count_changes(self, account_id: str, since: int, exclude_machine: str) -> int:
+        """Feed rows after ``since`` for ``exclude_machine`` (a pull's progress total)."""
+        r = await self._one(
+            "SELECT COUNT(*) FROM sessions s WHERE s.account_id = ? AND s.seq > ? "
+            "AND (s.origin_machine_id != ? OR s.deleted = 1)",
+            (account_id, since, exclude_machine))
+        return int(r[0]) if r else 0
 
     async def changes(
         self, account_id: str, since: int, limit: int, exclude_machine: str

@@ -12,6 +12,7 @@ import re
 from typing import Any, Final
 
 from lored.api.core import LoreCore
+from lored.capture.redaction import local_redactor, policy_of
 from lored.crypto.share import key_text, new_share_id, seal_share
 from lored.errors import UsageError
 
@@ -42,6 +43,10 @@ async def share_session(lore: LoreCore, id_or_prefix: str, expires: str) -> dict
     seconds = parse_expires(expires)
     row = await lore.store.find_session(id_or_prefix)
     payload = await lore.store.load_payload(row.id)
+    # a link leaves the machine: its secrets are redacted unless [privacy] redact = "off"
+    redactor = local_redactor(lore.settings, always=policy_of(lore.settings).upstream)
+    if redactor is not None:
+        payload = redactor.redact(payload)
     key = os.urandom(32)
     share_id = new_share_id()
     sealed = seal_share(key, share_id, {

@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from lored.capture._common import norm_ts
 from lored.capture.projects import git_remote, normalise_remote
-from lored.store.db import fts_query
+from lored.secrets.redact import Redactor
+from lored.store.db import decompress, fts_query
 
 MAX_TEXT = 4000  # characters of one message in get_session
 MAX_LIMIT = {"search": 50, "list": 100, "messages": 200}
@@ -28,9 +30,49 @@ class ArchiveError(ValueError):
     """A bad argument or an unknown id: the message is what the assistant is told."""
 
 
+#: set by :func:`redact_with` (the server redacts every answer whatever the local mode);
+#: built on first use, so listing the tools does not wait for the detector's patterns
+_REDACTOR: Redactor | None = None
+_FACTORY: Callable[[], Redactor | None] | None = None
+
+
+def redact_with(factory: Callable[[], Redactor | None] | None) -> None:
+    """Every later :func:`outgoing` text has its secrets redacted by ``factory()``."""
+    global _REDACTOR, _FACTORY
+    _REDACTOR, _FACTORY = None, factory
+
+
+def _redactor() -> Redactor | None:
+    global _REDACTOR, _FACTORY
+    if _FACTORY is not None:
+        _REDACTOR, _FACTORY = _FACTORY(), None
+    return _REDACTOR
+
+
 def outgoing(text: str | None) -> str:
-    """Every text the MCP server answers with passes here (the redaction seam)."""
-    return text or ""
+    """Every text the MCP server answers with passes here (the redaction seam).
+
+    Redact whole texts *before* shortening them: a secret cut in half is no longer
+    recognisable and would leak its first part."""
+    if not text:
+        return ""
+    redactor = _redactor()
+    return redactor.redact_text(text) if redactor is not None else text
+
+
+def _snippet(text: str, words: list[str], width: int = 200) -> str:
+    """About ``width`` characters of an already redacted ``text`` around the first
+    query word, which is marked ``[word]`` like the index's own snippets."""
+    flat = " ".join(text.split())
+    low = flat.lower()
+    hits = [(i, w) for w in words if (i := low.find(w)) >= 0]
+    if not hits:
+        return _short(flat, width)
+    i, w = min(hits)
+    start = max(0, i - width // 3)
+    end = min(len(flat), start + width)
+    piece = f"{flat[start:i]}[{flat[i:i + len(w)]}]{flat[i + len(w):end]}"
+    return ("…" if start else "") + piece + ("…" if end < len(flat) else "")
 
 
 def _short(text: str, limit: int) -> str:
@@ -69,6 +111,33 @@ class Archive:
             raise ArchiveError(f"no Lore archive at {db_file}; run `lorectl import` first")
         self.db = sqlite3.connect(f"{db_file.absolute().as_uri()}?mode=ro", uri=True,
                                   timeout=5, check_same_thread=False)
+        self._parsed: dict[str, list[Any]] = {}  # messages parsed here (never written)
+
+    def _pending(self, where: str = "1", params: list[Any] | tuple[Any, ...] = ()
+                 ) -> list[Any]:
+        """Sessions whose messages are not built yet (a pull's or a bulk import's
+        deferred parse): rows of ``_COLS``."""
+        try:
+            return self.db.execute(f"SELECT {self._COLS} FROM sessions s WHERE s.parsed = 0 "
+                                   f"AND {where}", list(params)).fetchall()
+        except sqlite3.OperationalError:  # a store from before deferred parsing
+            return []
+
+    def _messages_of(self, sid: str) -> list[Any]:
+        """A pending session's messages, parsed here from its payload (read-only)."""
+        if sid not in self._parsed:
+            from lored.capture.registry import parse_payload, tool_of
+
+            row = self.db.execute("SELECT data FROM payloads WHERE session_id = ?",
+                                  (sid,)).fetchone()
+            try:
+                msgs = parse_payload(tool_of(sid), decompress(bytes(row[0]))).messages
+            except Exception:  # noqa: BLE001 - unreadable here: no messages to show
+                msgs = []
+            if len(self._parsed) > 32:
+                self._parsed.clear()
+            self._parsed[sid] = msgs
+        return self._parsed[sid]
 
     def close(self) -> None:
         """Close the connection."""
@@ -133,7 +202,7 @@ class Archive:
         cap = 1000  # counting beyond this costs more than it tells
         hits = self.db.execute(
             f"SELECT {self._COLS}, m.role, m.timestamp, "
-            "snippet(messages_fts, 0, '[', ']', '…', 16) "
+            "snippet(messages_fts, 0, '[', ']', '…', 16), m.text "
             "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
             f"JOIN sessions s ON s.id = m.session_id WHERE messages_fts MATCH ? AND {where} "
             "ORDER BY rank LIMIT ?", [q, *params, cap]).fetchall()
@@ -143,12 +212,25 @@ class Archive:
             f"JOIN sessions s ON s.id = m.session_id WHERE m.id > ? AND {where} "
             + "".join(" AND lower(m.text) LIKE ?" for _ in words) + " LIMIT ?",
             [mark, *params, *[f"%{w}%" for w in words], cap]).fetchall()
+        pending: list[Any] = []
+        for r in self._pending(where, params):  # not parsed yet: scanned from the payload
+            for m in self._messages_of(r[0]):
+                low = (m.text or "").lower()
+                if all(w in low for w in words) and len(pending) < cap:
+                    pending.append((*r, m.role, m.timestamp, m.text))
+        fresh = [*fresh, *pending]
         results = []
         for rows, indexed in ((hits, True), (fresh, False)):
             for r in rows:
                 item = self._session(r)
-                snippet = r[13] if indexed else _short(" ".join(str(r[13]).split()), 200)
-                item.update(role=r[11], time=r[12], snippet=outgoing(snippet))
+                text = r[14] if indexed else r[13]
+                if _redactor() is not None:  # the index's snippet could cut a secret in half
+                    snippet = _snippet(outgoing(str(text)), words)
+                elif indexed:
+                    snippet = r[13]
+                else:
+                    snippet = _short(" ".join(str(text).split()), 200)
+                item.update(role=r[11], time=r[12], snippet=snippet)
                 results.append(item)
         total = len(results)
         shown = results[:n]
@@ -181,14 +263,19 @@ class Archive:
         n = _limit(limit, 50, "messages")
         row = self.db.execute(f"SELECT {self._COLS} FROM sessions s WHERE s.id = ?",
                               (sid,)).fetchone()
-        rows = self.db.execute(
-            "SELECT idx, role, timestamp, text, extra FROM messages WHERE session_id = ? "
-            "ORDER BY idx LIMIT ? OFFSET ?", (sid, n, start)).fetchall()
+        rows: list[Any]
+        if self._pending("s.id = ?", (sid,)):
+            rows = [(i, m.role, m.timestamp, m.text, m.extra)
+                    for i, m in enumerate(self._messages_of(sid)[start:start + n], start)]
+        else:
+            rows = self.db.execute(
+                "SELECT idx, role, timestamp, text, extra FROM messages WHERE session_id = ? "
+                "ORDER BY idx LIMIT ? OFFSET ?", (sid, n, start)).fetchall()
         messages = []
         for pos, (_, role, ts, text, extra) in enumerate(rows, start):
             item: dict[str, Any] = {"index": pos, "role": role, "time": ts,
-                                    "text": outgoing(_short(text, MAX_TEXT))}
-            data = json.loads(extra) if extra else {}
+                                    "text": _short(outgoing(text), MAX_TEXT)}
+            data = (extra if isinstance(extra, dict) else json.loads(extra)) if extra else {}
             calls = data.get("tool_calls") if isinstance(data, dict) else None
             if isinstance(calls, list) and calls:
                 item["tool_calls"] = [outgoing(str(c.get("name") or "tool"))

@@ -7,10 +7,12 @@ assistant reads (the server keeps running). stdin closing ends the server (exit 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lored.mcp.archive import Archive
+from lored.mcp.archive import Archive, redact_with
+from lored.secrets.redact import Redactor
 
 INSTRUCTIONS = (
     "Lore holds the user's past AI coding sessions from every tool and every machine "
@@ -25,7 +27,8 @@ def build(db_file: Path) -> Any:
     from mcp.server.fastmcp import FastMCP
 
     archive = Archive(db_file)
-    server = FastMCP("lore", instructions=INSTRUCTIONS)
+    # the SDK logs every request at INFO on stderr; an assistant shows that as noise
+    server = FastMCP("lore", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool()
     def search_sessions(query: str, tool: str | None = None, project: str | None = None,
@@ -62,6 +65,8 @@ def build(db_file: Path) -> Any:
     return server
 
 
-def run(db_file: Path) -> None:
-    """Serve over stdio until stdin closes."""
+def run(db_file: Path, redactor: Callable[[], Redactor | None] | None = None) -> None:
+    """Serve over stdio until stdin closes; every answer's text redacted by
+    ``redactor()`` (called on the first answer that has text)."""
+    redact_with(redactor)
     build(db_file).run("stdio")

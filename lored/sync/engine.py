@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lored.crypto.keycache import CachedKey
+from lored.secrets.policy import Policy
 from lored.sync.context import ProgressFn, RunContext
 from lored.sync.keys import KeyManager, SecretProvider
 from lored.sync.plan import Limits
@@ -24,6 +25,9 @@ from lored.sync.reset import adopt_key
 
 if TYPE_CHECKING:
     from lored.store import Store
+
+#: kv key: fingerprint of the redaction rules the pushed sessions were made with
+REDACTION_RULES = "redaction_rules"
 
 
 class SyncEngine:
@@ -40,6 +44,7 @@ class SyncEngine:
         secrets: SecretProvider,
         pool: ThreadPoolExecutor,
         privacy_minimal: bool = False,
+        redaction: Policy | None = None,
     ) -> None:
         self.store = store
         self.remote = remote
@@ -48,12 +53,13 @@ class SyncEngine:
         self.keys = KeyManager(key_file, remote, account_id, secrets)
         self._pool = pool
         self._minimal = privacy_minimal
+        self.redaction = redaction or Policy()
         self._limits: Limits | None = None
         self._forgot = False  # sync state was just forgotten (another key): re-list
 
     def _ctx(self, key: CachedKey, progress: ProgressFn | None) -> RunContext:
         return RunContext(self.store, self.remote, key, self.account_id, self.machine_id,
-                          self._pool, progress, self._minimal)
+                          self._pool, progress, self._minimal, self.redaction)
 
     async def limits(self, *, refresh: bool = False) -> Limits:
         """The account's limits (fetched once per engine unless ``refresh``)."""
@@ -64,6 +70,11 @@ class SyncEngine:
     async def push(self, *, dry_run_only: bool = False, progress: ProgressFn | None = None,
                    key: CachedKey | None = None) -> dict[str, Any]:
         """Upload new and changed own sessions; the first push sets up encryption."""
+        rules = self.redaction.fingerprint()
+        if not dry_run_only and await self.store.kv_get(REDACTION_RULES) != rules:
+            # redaction turned on/off or the allow-list changed: every pushed session is
+            # re-planned once; only those whose outgoing bytes change get a new generation
+            await self.store.mark_own_dirty()
         candidates = await self.store.push_candidates()
         if not candidates:
             if not dry_run_only and key is None:
@@ -74,6 +85,8 @@ class SyncEngine:
                 key = await self._require(setup=True)
                 candidates = await self.store.push_candidates()  # a new key re-sends all
             if not candidates:
+                if not dry_run_only:
+                    await self.store.kv_set(REDACTION_RULES, rules)
                 return PushReport(dry_run=dry_run_only).to_json()
         if dry_run_only:
             limits = await self.limits()
@@ -85,6 +98,7 @@ class SyncEngine:
             candidates = await self.store.push_candidates()
         limits = await self.limits(refresh=True)  # plan/quota may have changed
         report = await Pusher(self._ctx(key, progress), limits).run(candidates)
+        await self.store.kv_set(REDACTION_RULES, rules)
         return report.to_json()
 
     async def pull(self, *, all: bool = False, progress: ProgressFn | None = None

@@ -8,6 +8,7 @@ recording it) → retried once as a fresh generation above the server's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,9 +17,19 @@ from lored.crypto.seal import Binding, seal_chunk, seal_info
 from lored.crypto.secret import SecretBytes
 from lored.errors import ServerError
 from lored.faults import fault_point
+from lored.secrets.redact import Redactor
 from lored.store.rows import PushCandidate
 from lored.sync.context import IN_FLIGHT, Inflight, RunContext, ordered_map
-from lored.sync.plan import BatchBuilder, Limits, PushStep, Skipped, plan_session, too_large, whole
+from lored.sync.plan import (
+    BatchBuilder,
+    Limits,
+    PushStep,
+    Skipped,
+    payload_digest,
+    plan_session,
+    too_large,
+    whole,
+)
 from loreproto import wire
 
 if TYPE_CHECKING:
@@ -35,6 +46,9 @@ class Prepared:
     step: PushStep | None
     header: wire.PushHeader | None = None
     parts: list[bytes] = field(default_factory=list)
+    #: the local payload this push was made from (differs from the pushed bytes when
+    #: secrets were redacted): clears the dirty flag only if the session is still this
+    source: tuple[int, str] | None = None
 
     @property
     def size(self) -> int:
@@ -102,6 +116,9 @@ class Pusher:
         self._conflicts: list[tuple[PushCandidate, dict[str, Any]]] = []
         self._done = 0
         self._total = 0
+        policy = ctx.redaction
+        self.redactor: Redactor | None = (
+            policy.redactor(ctx.key.data_key.reveal()) if policy and policy.upstream else None)
 
     async def run(self, candidates: list[PushCandidate]) -> PushReport:
         """Push every candidate; returns the report (skips included)."""
@@ -137,20 +154,21 @@ class Pusher:
         try:
             async for prep in ordered_map(prepare, todo, window=IN_FLIGHT * 2):
                 if prep.step is None:
-                    await self._record_unchanged(prep.candidate)
+                    await self._record_unchanged(prep)
                     continue
                 full = builder.add(prep, prep.size)
                 if full:
-                    await inflight.spawn(self._send(full))
+                    await inflight.spawn(functools.partial(self._send, full))
             last = builder.flush()
             if last:
-                await inflight.spawn(self._send(last))
+                await inflight.spawn(functools.partial(self._send, last))
             await inflight.wait()
         finally:
             await inflight.cancel()
 
     async def _prepare(self, c: PushCandidate, conflict: dict[str, Any] | None) -> Prepared:
-        payload = await self.ctx.store.load_payload(c.session_id)
+        original = await self.ctx.store.load_payload(c.session_id)
+        payload, c, source = await self.ctx.cpu(outgoing, self.redactor, c, original)
         if conflict is not None:
             # the server's state differs from what we recorded: start a generation above
             # both, with the whole payload (never guess which chunks the server has)
@@ -161,17 +179,19 @@ class Pusher:
         else:
             step = await self.ctx.cpu(_plan, c, payload, self.limits)
         if step is None:
-            return Prepared(c, None)
+            return Prepared(c, None, source=source)
         header, parts = await self.ctx.cpu(
             seal_step, self.ctx.key.data_key, self.ctx.account_id, self.ctx.machine_id, c, step,
             payload, self.ctx.privacy_minimal)
-        return Prepared(c, step, header, parts)
+        return Prepared(c, step, header, parts, source)
 
-    async def _record_unchanged(self, c: PushCandidate) -> None:
+    async def _record_unchanged(self, p: Prepared) -> None:
         # dirty but byte-identical to what the server has (e.g. re-captured): just clear it
+        c = p.candidate
         await self.ctx.store.mark_pushed(
             c.session_id, generation=c.pushed_generation, chunk_count=c.pushed_chunks,
-            length=c.pushed_length, prefix_hash=c.pushed_hash or "", seq=None)
+            length=c.pushed_length, prefix_hash=c.pushed_hash or "", seq=None,
+            **_source_kw(p.source))
 
     async def _send(self, batch: list[Prepared]) -> None:
         results = await self.ctx.remote.push([(p.header, p.parts) for p in batch if p.header])
@@ -189,7 +209,7 @@ class Pusher:
                 await self.ctx.store.mark_pushed(
                     c.session_id, generation=step.generation, chunk_count=step.chunk_count,
                     length=step.payload_length, prefix_hash=step.payload_hash,
-                    seq=seq if isinstance(seq, int) else None)
+                    seq=seq if isinstance(seq, int) else None, **_source_kw(p.source))
                 self.report.sessions.append(c.session_id)
                 self.report.bytes_uploaded += p.size
                 fault_point("between-local-records")
@@ -202,6 +222,30 @@ class Pusher:
         self._done += len(batch)
         self.ctx.emit({"event": "push", "done": self._done, "total": self._total,
                        "bytes": self.report.bytes_uploaded})
+
+
+def outgoing(redactor: Redactor | None, c: PushCandidate, payload: bytes
+             ) -> tuple[bytes, PushCandidate, tuple[int, str] | None]:
+    """What may leave the machine: the payload and sealed info with secrets redacted
+    (line by line, so a grown session still plans as an append), plus the local
+    payload's (length, digest) when the two differ. Pure CPU; runs in the worker pool."""
+    if redactor is None:
+        return payload, c, None
+    out = redactor.for_push(payload, c.tool)
+    info = redactor.redact_obj(c.info)
+    if info != c.info:
+        from dataclasses import replace
+
+        c = replace(c, info=info)
+    if out is payload:
+        return payload, c, None
+    return out, c, (len(payload), payload_digest(payload))
+
+
+def _source_kw(source: tuple[int, str] | None) -> dict[str, Any]:
+    if source is None:
+        return {}
+    return {"source_length": source[0], "source_hash": source[1]}
 
 
 def _plan(c: PushCandidate, payload: bytes, limits: Limits) -> PushStep | None:
@@ -227,7 +271,8 @@ def _skipped(c: PushCandidate, status: str, r: dict[str, Any], limits: Limits) -
 
 
 async def dry_run(store: Store, candidates: list[PushCandidate], limits: Limits,
-                  cpu: Callable[..., Awaitable[Any]]) -> PushReport:
+                  cpu: Callable[..., Awaitable[Any]], redactor: Redactor | None = None
+                  ) -> PushReport:
     """What a push would upload, without sealing or uploading anything (no key needed)."""
     report = PushReport(dry_run=True)
     for c in candidates:
@@ -235,7 +280,7 @@ async def dry_run(store: Store, candidates: list[PushCandidate], limits: Limits,
         if skip is not None:
             report.skipped.append(skip)
             continue
-        payload = await store.load_payload(c.session_id)
+        payload, c, _ = await cpu(outgoing, redactor, c, await store.load_payload(c.session_id))
         step = await cpu(_plan, c, payload, limits)
         if step is not None:
             report.sessions.append(c.session_id)

@@ -81,14 +81,16 @@ def test_append_adds_exact_valid_lines(tmp_path: Path) -> None:
         assert rec["sessionId"] == p.stem and rec["type"] == "user"
 
 
-@pytest.mark.timeout(120)
+# a hang guard, not a speed bar: the smoke run starts ~10 servers and daemons, and a
+# shared 2-core machine under load has taken 2 minutes
+@pytest.mark.timeout(330)
 def test_smoke_run_every_scenario(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LORE_")}
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--scale", "--no-install",
          "--json-out", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=110,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=320,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     header = proc.stdout.splitlines()[0]
@@ -97,7 +99,7 @@ def test_smoke_run_every_scenario(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert {"date", "machine", "corpus", "rows", "table"} <= set(doc)
     assert doc["machine"]["cores"] and doc["corpus"]["sessions"] == 30
-    seen = {r["scenario"].rstrip("f") for r in doc["rows"]}
+    seen = {r["scenario"].rstrip("fr") for r in doc["rows"]}  # P1f, P1r belong to P1
     assert seen == set(SCENARIOS)
     # --scale adds P3 at the larger size and its ratio to the smaller one
     assert any(r["scenario"] == "P3" and "300" in r["what"] for r in doc["rows"])

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.sync.machines import LorectlMachine
+from tests.sync.machines import LorectlMachine, wait_for
 
 SID = "4d5e6f70-8192-4a3b-8c4d-5e6f708192a3"
 REMOTE = "git@example.com:dev/orbital.git"
@@ -130,6 +130,42 @@ def test_mcp_server_answers_from_sessions_of_another_machine(tmp_path: Path,
     assert not out["still_up"][0]
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before  # never writes
     print(f"first answer after {out['first_answer_s'] * 1000:.0f} ms")
+
+
+def test_mcp_answers_are_redacted_whatever_the_local_mode_while_lored_runs(
+        tmp_path: Path) -> None:
+    from tests.e2e.test_secrets_redaction import planted
+
+    a = LorectlMachine(tmp_path, "a")
+    cwd = checkout(a.home, "src/orbital")
+    claude_session(a, cwd)
+    text, secrets = planted()
+    path = next(a.claude.rglob(f"{SID}.jsonl"))
+    with path.open("a") as fh:
+        fh.write(json.dumps({"type": "user", "sessionId": SID, "cwd": str(cwd), "timestamp":
+                             "2026-11-20T10:01:00.000Z", "message": {
+                                 "role": "user", "content": "keyset pagination " + text}})
+                 + "\n")
+    assert a.json("import")["imported"] == 1
+    assert secrets["github-token"] in json.dumps(a.show(f"claude-code:{SID}"))  # kept here
+
+    # while lored runs (it holds the store open for writing, WAL): the server still answers
+    lored = subprocess.Popen([str(Path(LORECTL).parent / "lored")], env=a.env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: a.json("status")["daemon"]["running"], what="lored answering")
+        out = asyncio.run(_drive(a, cwd))
+        assert lored.poll() is None
+    finally:
+        lored.terminate()
+        lored.wait(20)
+
+    answers = json.dumps({k: v for k, v in out.items() if k != "first_answer_s"})
+    assert [k for k, v in secrets.items() if v[:16] in answers] == []
+    err, got = out["get"]
+    assert not err and "[REDACTED:github-token:" in got["messages"][2]["text"]
+    err, found = out["search"]
+    assert not err and found["results"] and "pagination" in answers
 
 
 def test_mcp_closed_stdin_exits_zero_and_print_config(tmp_path: Path) -> None:

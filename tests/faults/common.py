@@ -173,6 +173,11 @@ def assert_converged(machines: list[LorectlMachine], expected: dict[str, str],
         assert pending(m) == [], f"{m.name} still has sessions to push"
         again = m.json("sync")
         assert again["pull"]["failed"] == [] and again["push"]["pushed"] == 0, (m.name, again)
+    for m in machines:
+        # pulls and bulk imports leave messages and the index to the deferred parse;
+        # a search waits for it, so the message rows below are complete
+        m.run("search", "message")
+        assert m.json("status")["local"]["index_pending"] == 0, m.name
     ref = reference or machines[0]
     status = ref.json("status")
     assert status["cloud"]["sessions"] == len(expected), status["cloud"]  # no duplicates
