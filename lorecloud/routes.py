@@ -72,7 +72,7 @@ async def leased_body(request: web.Request, key: str, limit: int) -> bytes:
     try:
         return await admission.read_body(request, held, limit, **timeouts(request))
     finally:
-        held.release()
+        await held.release()
 
 
 def peer_key(request: web.Request) -> str:

@@ -172,7 +172,7 @@ async def create_share(request: web.Request, account_id: str) -> web.Response:
                                                     expires_at):
             raise ServiceError(wire.E_CONFLICT, "that share id is taken; pick another", 409)
     finally:
-        held.release()
+        await held.release()
     return web.json_response(
         {"share_id": share_id, "url": share_url(request, share_id), "expires_at": expires_at},
         status=201)
