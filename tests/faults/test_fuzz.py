@@ -189,9 +189,11 @@ def test_every_route_of_the_api_is_in_the_openapi_document() -> None:
 
     from lorecloud.app import create_app
     from lorecloud.config import ServerConfig
+    from lorecloud.limits import LocalLimits
     from lorecloud.openapi import openapi_document
 
-    app = create_app(SimpleNamespace(config=ServerConfig()),  # type: ignore[arg-type]
+    stub = SimpleNamespace(config=ServerConfig(), backend=SimpleNamespace(limits=LocalLimits()))
+    app = create_app(stub,  # type: ignore[arg-type]
                      dashboard=False)  # the route table only; nothing is served
     served = set()
     for route in app.router.routes():
