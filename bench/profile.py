@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="multiply session sizes (0.05 with 20000 sessions: P3's scale corpus)")
     a = ap.parse_args(argv)
     install_handlers()
+    from bench.run import compile_bytecode
+
+    compile_bytecode()  # as bench.run measures it
     a.out.mkdir(parents=True, exist_ok=True)
     ctx = Ctx(Sizes.pick(False, a.sessions), install=False, size_scale=a.size_scale)
     spy = _pyspy()

@@ -89,11 +89,28 @@ def order_rows(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=num)
 
 
+def compile_bytecode() -> None:
+    """Byte-compile Lore's packages, as installing a wheel does.
+
+    This dev venv is an editable install and the environment may set
+    PYTHONDONTWRITEBYTECODE=1, so without this every ``lorectl`` start recompiles ~150
+    modules (0.1–0.4 s of each CLI wall time here) — a cost an installed Lore never pays.
+    ``compileall`` writes ``__pycache__`` regardless of that variable; a module edited
+    later is recompiled (in memory) as usual, its stale file ignored.
+    """
+    import compileall
+
+    root = Path(__file__).resolve().parents[1]
+    for pkg in ("lored", "lorectl", "loreproto", "lorecloud"):
+        compileall.compile_dir(str(root / pkg), quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected scenarios, print the table, write the JSON."""
     args = parse_args(argv)
     keys = select(args.only)
     install_handlers()
+    compile_bytecode()
     sizes = Sizes.pick(args.smoke, args.sessions)
     scale = (not args.smoke) if args.scale is None else args.scale
     ctx = Ctx(sizes, seed=args.seed, keep=args.keep, install=not args.no_install,

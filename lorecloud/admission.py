@@ -14,13 +14,21 @@ therefore *leased* from a :class:`BodyBudget` as it arrives:
 - a body that stalls for ``idle_timeout`` seconds, or is not complete after
   ``body_timeout`` seconds, is answered 408 and its bytes given back (slowloris).
 
-Pure bookkeeping apart from :func:`read_chunks`, which owns the socket reads.
+On PostgreSQL the per-account budget is one budget for every process of the deployment
+(issue 21): a request leases its account's bytes from the shared store
+(:mod:`lorecloud.limits`) in grants of ``account_bytes / 16``, so a 16 MiB upload costs
+about a dozen small transactions, and a crashed process's leases lapse after the
+longest a body may take. The process budget stays per process: it bounds this
+process's memory.
+
+Bookkeeping apart from :func:`read_chunks`, which owns the socket reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Final
@@ -28,6 +36,7 @@ from typing import Final
 from aiohttp import web
 
 from lorecloud.errors import ServiceError
+from lorecloud.limits import SharedLimits
 from loreproto import wire
 
 #: the largest login/register body (an email, a password, a machine id and name)
@@ -45,19 +54,25 @@ class BodyBudget:
     account_bytes: int
     used: int = 0
     by_key: dict[str, int] = field(default_factory=dict)
+    #: the deployment-wide account budget (PostgreSQL), None: this process's own
+    shared: SharedLimits | None = None
+    #: seconds a shared lease outlives its last grant (a crashed process's bytes lapse)
+    lease_ttl: float = 600.0
 
     def take(self, key: str, n: int) -> None:
         """Lease ``n`` more bytes for ``key``; ServiceError 503/429 when over budget."""
         mine = self.by_key.get(key, 0)
         if mine + n > self.account_bytes:
-            raise ServiceError(
-                wire.E_RATE_LIMITED, "too much of this account's data is in flight", 429,
-                hint="send fewer requests at once", retry_after=RETRY_ACCOUNT)
+            raise over_account()
+        self.take_process(n)
+        self.by_key[key] = mine + n
+
+    def take_process(self, n: int) -> None:
+        """Lease ``n`` bytes of the process budget only (503 past it)."""
         if self.used + n > self.process_bytes:
             raise ServiceError(
                 wire.E_UNAVAILABLE, "the server is busy receiving other uploads", 503,
                 hint="try again in a moment", retry_after=RETRY_BUSY)
-        self.by_key[key] = mine + n
         self.used += n
 
     def give_back(self, key: str, n: int) -> None:
@@ -70,20 +85,56 @@ class BodyBudget:
         self.used = max(0, self.used - n)
 
 
+def over_account() -> ServiceError:
+    """429 for an account with too many bytes in flight."""
+    return ServiceError(
+        wire.E_RATE_LIMITED, "too much of this account's data is in flight", 429,
+        hint="send fewer requests at once", retry_after=RETRY_ACCOUNT)
+
+
 class Lease:
     """The bytes one request holds; :meth:`release` (in a ``finally``) gives them back."""
 
     def __init__(self, budget: BodyBudget, key: str) -> None:
         self.budget, self.key, self.held = budget, key, 0
+        # accounts share one budget across processes; unauthenticated peers stay local
+        self.shared = budget.shared if key.startswith("account:") else None
+        self.holder = uuid.uuid4().hex
+        self.granted = 0
 
-    def take(self, n: int) -> None:
+    async def take(self, n: int) -> None:
         """Lease ``n`` more bytes (503/429 when over budget)."""
-        self.budget.take(self.key, n)
-        self.held += n
+        if self.shared is None:
+            self.budget.take(self.key, n)
+            self.held += n
+            return
+        want, limit = self.held + n, self.budget.account_bytes
+        if want > limit:
+            raise over_account()
+        if want > self.granted:
+            step = max(64 * 1024, limit // 16)
+            grant = max(want, min(limit, self.granted + step))
+            ok = await self.shared.lease(self.key, self.holder, grant, limit,
+                                         self.budget.lease_ttl)
+            if not ok and grant > want:  # a smaller grant may still fit
+                grant = want
+                ok = await self.shared.lease(self.key, self.holder, grant, limit,
+                                             self.budget.lease_ttl)
+            if not ok:
+                raise over_account()
+            self.granted = grant
+        self.budget.take_process(n)
+        self.held = want
 
-    def release(self) -> None:
+    async def release(self) -> None:
         """Give every held byte back (idempotent)."""
-        self.budget.give_back(self.key, self.held)
+        if self.shared is None:
+            self.budget.give_back(self.key, self.held)
+        else:
+            self.budget.used = max(0, self.budget.used - self.held)
+            if self.granted:
+                await self.shared.release(self.key, self.holder)
+            self.granted = 0
         self.held = 0
 
 
@@ -109,7 +160,7 @@ async def read_chunks(
             raise too_slow(idle_timeout if left > idle_timeout else body_timeout) from None
         if not data:
             return
-        lease.take(len(data))
+        await lease.take(len(data))
         yield data
 
 

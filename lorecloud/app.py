@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from lorecloud import admission, shares
+from lorecloud import admission, machines, shares
 from lorecloud.errors import ServiceError
 from lorecloud.routes import BUDGET, SERVICE, routes
 from lorecloud.service import SyncService
@@ -68,10 +68,14 @@ def create_app(svc: SyncService, *, dashboard: bool = True) -> web.Application:
     """
     app = web.Application(middlewares=[api_errors], client_max_size=1024 * 1024)
     app[SERVICE] = svc
-    app[BUDGET] = admission.BodyBudget(svc.config.max_inflight_bytes,
-                                       svc.config.account_inflight_bytes)
+    limits = svc.backend.limits
+    app[BUDGET] = admission.BodyBudget(
+        svc.config.max_inflight_bytes, svc.config.account_inflight_bytes,
+        shared=limits if limits.shared else None,
+        lease_ttl=svc.config.body_timeout + 60.0)
     app.add_routes(routes)
     app.add_routes(shares.routes)
+    app.add_routes(machines.routes)
     if dashboard and importlib.util.find_spec("lorecloud.dashboard.adapter") is not None:
         from lorecloud.dashboard import setup_dashboard
 

@@ -1,8 +1,10 @@
 """``lore-server``: serve Lore Cloud, manage accounts, migrate the schema.
 
 Every subcommand takes ``--data-dir`` (SQLite, env ``LORE_SERVER_DATA_DIR``) or
-``--database-url`` (PostgreSQL, env ``LORE_DATABASE_URL``). Start-up problems (an
-unreachable database, an unwritable data dir) are one ``error: …`` line and exit 1.
+``--database-url`` (PostgreSQL, env ``LORE_DATABASE_URL``), and ``--blob-store`` (env
+``LORE_BLOB_STORE``: ``db``, the default, or ``s3://BUCKET?endpoint=URL&region=R``).
+Start-up problems (an unreachable database or bucket, an unwritable data dir, a bad
+flag value) are one ``error: …`` line, usually a ``hint: …`` line, and exit 1.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ import click
 import platformdirs
 
 from lorecloud.backends import BackendUnavailable, open_backend, redact_url
+from lorecloud.blobs import BlobStore, BlobStoreError, open_blob_store, parse_blob_store
 from lorecloud.config import ServerConfig
 from lorecloud.errors import ServiceError
 from lorecloud.service import SyncService
 
 T = TypeVar("T")
+#: the shortest account password (the service checks it again)
+MIN_PASSWORD = ServerConfig().min_password_length
 
 
 def default_data_dir() -> Path:
@@ -52,15 +57,26 @@ def _check_data_dir(data_dir: Path) -> None:
               "pass --data-dir to a directory this user may write")
 
 
+async def _blobs(value: str | None) -> BlobStore:
+    """The blob store of ``--blob-store``; a bad value or bucket is error + hint."""
+    try:
+        return await open_blob_store(value)
+    except BlobStoreError as exc:
+        _fail(exc.message, exc.hint)
+        raise AssertionError("unreachable") from None
+
+
 async def _open(ctx: click.Context, config: ServerConfig | None = None) -> SyncService:
     url: str | None = ctx.obj["database_url"]
     data_dir: Path = ctx.obj["data_dir"]
     if not url:
         _check_data_dir(data_dir)
+    blobs = await _blobs(ctx.obj.get("blob_store"))
     try:
-        backend = await open_backend(data_dir=data_dir, database_url=url)
+        backend = await open_backend(data_dir=data_dir, database_url=url, blobs=blobs)
         return await SyncService.create(backend, config or ServerConfig())
     except BackendUnavailable as exc:
+        await blobs.close()
         _fail(str(exc), "check --database-url / LORE_DATABASE_URL" if url else None)
         raise AssertionError("unreachable") from None
 
@@ -85,21 +101,42 @@ def _run(ctx: click.Context, body: Callable[[SyncService], Awaitable[T]]) -> T:
               help="SQLite data dir (lore.db lives here).")
 @click.option("--database-url", envvar="LORE_DATABASE_URL",
               help="postgresql://user:password@host:port/db — use PostgreSQL instead.")
+@click.option("--blob-store", envvar="LORE_BLOB_STORE",
+              help="Where sealed chunks live: db (default) or s3://BUCKET?endpoint=URL&region=R.")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None) -> None:
+def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None,
+        blob_store: str | None) -> None:
     """Lore Cloud: the end-to-end encrypted sync server of Lore."""
     ctx.ensure_object(dict)
     ctx.obj["data_dir"] = data_dir or default_data_dir()
     ctx.obj["database_url"] = database_url or None
+    ctx.obj["blob_store"] = blob_store or None
 
 
 def _db_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Accept --data-dir/--database-url after the subcommand too (as CLI.md shows)."""
+    """Accept --data-dir/--database-url/--blob-store after the subcommand too (CLI.md)."""
+    f = click.option("--blob-store", "sub_blob_store", envvar="LORE_BLOB_STORE",
+                     callback=_check_blob_store, expose_value=False,
+                     help="db (default) or s3://BUCKET?endpoint=URL&region=R.")(f)
     f = click.option("--database-url", "sub_database_url", envvar="LORE_DATABASE_URL",
                      help="postgresql://… (PostgreSQL instead of SQLite).")(f)
     f = click.option("--data-dir", "sub_data_dir", type=click.Path(path_type=Path),
                      envvar="LORE_SERVER_DATA_DIR", help="SQLite data dir.")(f)
     return f
+
+
+def _check_blob_store(ctx: click.Context, param: Any, value: str | None) -> str | None:
+    """Refuse a bad --blob-store before anything starts (error + hint, no traceback)."""
+    for candidate in (value, (ctx.obj or {}).get("blob_store")):
+        if candidate is not None:
+            try:
+                parse_blob_store(candidate)
+            except BlobStoreError as exc:
+                _fail(exc.message, exc.hint)
+    if value:
+        ctx.ensure_object(dict)
+        ctx.obj["blob_store"] = value
+    return value
 
 
 def _apply_db(ctx: click.Context, data_dir: Path | None, url: str | None) -> None:
@@ -123,20 +160,29 @@ def _apply_db(ctx: click.Context, data_dir: Path | None, url: str | None) -> Non
               help="Request body bytes held at once before 503 (default 128 MiB).")
 @click.option("--body-timeout", type=click.FloatRange(min=0.1), default=None,
               help="Seconds a request body may stall (default 30; 10x that in all).")
+@click.option("--gc-interval", type=click.FloatRange(min=0), default=3600.0,
+              show_default=True, help="Seconds between orphan collections (0: never).")
+@click.option("--gc-grace", type=click.FloatRange(min=0), default=3600.0, show_default=True,
+              help="Seconds an unreferenced object is kept (an upload may be committing).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--log-format", default="auto", show_default=True,
+              type=click.Choice(["auto", "json", "console"]),
+              help="auto: readable lines on a terminal, JSON lines otherwise.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, sub_data_dir: Path | None,
           sub_database_url: str | None, open_registration: bool,
           max_session_bytes: int | None, max_inflight_bytes: int | None,
-          body_timeout: float | None, log_level: str) -> None:
+          body_timeout: float | None, gc_interval: float, gc_grace: float,
+          log_level: str, log_format: str) -> None:
     """Serve Lore Cloud until SIGTERM/SIGINT (then finish in-flight requests)."""
     _apply_db(ctx, sub_data_dir, sub_database_url)
+    ctx.obj["gc"] = (gc_interval, gc_grace)
     from dataclasses import replace
 
     from lorecloud.logs import configure_logging
 
-    configure_logging(log_level)
+    configure_logging(log_level, fmt=log_format)
     config = ServerConfig(open_registration=open_registration)
     if max_session_bytes:
         config = replace(config, max_session_bytes=max_session_bytes)
@@ -159,6 +205,7 @@ async def _serve(ctx: click.Context, config: ServerConfig, host: str, port: int)
     runner = web.AppRunner(create_app(svc), access_log_class=AccessLogger,
                            handle_signals=False, shutdown_timeout=30.0)
     await runner.setup()
+    tasks: list[asyncio.Task[None]] = []
     try:
         site = web.TCPSite(runner, host, port)
         try:
@@ -174,12 +221,20 @@ async def _serve(ctx: click.Context, config: ServerConfig, host: str, port: int)
         backend = "postgresql" if ctx.obj["database_url"] else "sqlite"
         where = (redact_url(ctx.obj["database_url"]) if ctx.obj["database_url"]
                  else str(ctx.obj["data_dir"]))
-        log.info("listening", url=url, backend=backend, database=where)
+        log.info("listening", url=url, backend=backend, database=where,
+                 blobs=svc.backend.blobs.describe())
         click.echo(f"lore-server listening on {url}")
         sys.stdout.flush()
+        interval, grace = ctx.obj["gc"]
+        if interval > 0 and not svc.backend.blobs.inline:
+            from lorecloud.maintenance import gc_forever
+
+            tasks.append(asyncio.create_task(gc_forever(svc.backend, interval, grace)))
         await stop.wait()
         log.info("shutting down")
     finally:
+        for task in tasks:
+            task.cancel()
         # stops accepting, lets in-flight requests finish (shutdown_timeout), closes
         await runner.cleanup()
         await svc.close()
@@ -195,7 +250,14 @@ def _read_password(password_stdin: bool) -> str:
     if env:
         return env
     if sys.stdin.isatty():
-        pw: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        pw: str = click.prompt("Password", hide_input=True)
+        # the length is checked before the confirmation: no retyping a password that
+        # was going to be refused anyway
+        if len(pw) < MIN_PASSWORD:
+            _fail(f"the password must have at least {MIN_PASSWORD} characters",
+                  "run the command again with a longer password")
+        if click.prompt("Repeat for confirmation", hide_input=True) != pw:
+            _fail("the two passwords differ", "run the command again and type the same twice")
         return pw
     _fail("no password given", "pipe it with --password-stdin or set LORE_PASSWORD")
     raise AssertionError("unreachable")
@@ -255,6 +317,36 @@ def machine() -> None:
     """Manage machines of an account."""
 
 
+@machine.command("list")
+@click.argument("email", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_db_options
+@click.pass_context
+def machine_list(ctx: click.Context, email: str | None, as_json: bool,
+                 sub_data_dir: Path | None, sub_database_url: str | None) -> None:
+    """List the machines of every account (or of EMAIL's): id, name, sessions, last sync.
+
+    A name several machines of one account share is shown with an id fragment.
+    """
+    _apply_db(ctx, sub_data_dir, sub_database_url)
+    from lorecloud.machines import admin_list
+
+    rows = _run(ctx, lambda svc: admin_list(svc, email))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No machines yet: run `lorectl login` on one.")
+        return
+    head = ("ACCOUNT", "MACHINE ID", "NAME", "SESSIONS", "LAST SYNC", "STATE")
+    table = [head] + [(r["email"], r["machine_id"], r["label"], str(r["sessions"]),
+                       r["last_sync"] or "never",
+                       "signed in" if r["signed_in"] else "signed out") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
 @machine.command("revoke")
 @click.argument("email")
 @click.argument("machine_id")
@@ -286,6 +378,56 @@ def migrate(ctx: click.Context, sub_data_dir: Path | None, sub_database_url: str
         return await svc.backend.migrate()
 
     click.echo(f"schema at version {_run(ctx, body)}")
+
+
+@cli.command()
+@click.option("--grace", type=click.FloatRange(min=0), default=3600.0, show_default=True,
+              help="Only objects older than this many seconds are candidates.")
+@_db_options
+@click.pass_context
+def gc(ctx: click.Context, grace: float, sub_data_dir: Path | None,
+       sub_database_url: str | None) -> None:
+    """Delete orphaned chunk objects of the --blob-store (safe while serving)."""
+    _apply_db(ctx, sub_data_dir, sub_database_url)
+    from lorecloud.maintenance import GcReport, collect_garbage
+
+    async def body(svc: SyncService) -> GcReport:
+        return await collect_garbage(svc.backend, grace)
+
+    if not ctx.obj.get("blob_store") or ctx.obj["blob_store"] == "db":
+        _fail("gc needs the object store", "pass --blob-store s3://… (chunks in the "
+              "database are deleted with their rows; there is nothing to collect)")
+    r = _run(ctx, body)
+    click.echo(f"gc: {r.objects} objects, {r.deleted} orphans deleted, "
+               f"{r.young} younger than {grace:g} s kept")
+
+
+@cli.command("migrate-blobs")
+@click.option("--to", "target", required=True, help="s3://BUCKET?endpoint=URL&region=R")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=64, show_default=True,
+              help="Chunks read and moved per round.")
+@_db_options
+@click.pass_context
+def migrate_blobs(ctx: click.Context, target: str, batch_size: int,
+                  sub_data_dir: Path | None, sub_database_url: str | None) -> None:
+    """Move chunks from the database into an object store, while serving (resumable)."""
+    _apply_db(ctx, sub_data_dir, sub_database_url)
+    from lorecloud.maintenance import MigrateReport
+    from lorecloud.maintenance import migrate_blobs as run_migration
+
+    try:
+        if parse_blob_store(target) == "db":
+            raise BlobStoreError("--to must be an object store", "e.g. --to s3://BUCKET?…")
+    except BlobStoreError as exc:
+        _fail(exc.message, exc.hint)
+    ctx.obj["blob_store"] = target
+
+    async def body(svc: SyncService) -> MigrateReport:
+        return await run_migration(svc.backend, svc.backend.blobs, batch=batch_size)
+
+    r = _run(ctx, body)
+    click.echo(f"migrate-blobs: moved {r.moved} chunks ({r.bytes} bytes) in "
+               f"{r.seconds:.1f} s; {r.skipped} changed meanwhile and were skipped")
 
 
 def main() -> None:

@@ -11,6 +11,10 @@ shared with the client). Points in the server:
 
 - ``after-upload-before-commit`` (POST /v1/push): the whole body arrived and was
   decoded; nothing is committed;
+- ``after-blob-write-before-commit`` (POST /v1/push, object blob store only): every
+  chunk object of the request is written; the metadata transaction has not begun;
+- ``migrate-blobs-after-batch`` (``lore-server migrate-blobs``): a batch of chunks was
+  moved to the object store; the rest are still in the database;
 - ``after-commit-before-response`` (POST /v1/push): every session of the request is
   committed; the answer was not sent.
 """

@@ -1,4 +1,10 @@
-"""structlog set-up for lore-server: JSON lines, tracebacks without locals.
+"""structlog set-up for lore-server: JSON lines, or readable lines on a terminal.
+
+``--log-format auto`` (the default) writes structlog's ConsoleRenderer lines when
+stderr is a terminal (someone is watching ``lore-server serve``) and one JSON object
+per line otherwise (journald, files, log shippers). Tracebacks never carry locals in
+either form (JSON: structlog's dict transformer with ``show_locals=False``; console:
+the plain traceback formatter, never rich's, which would print locals).
 
 Request bodies and tokens are never logged; as a second line of defence the values of
 keys that name a secret are masked. Access log lines carry method, path, status,
@@ -8,6 +14,7 @@ duration and peer, never headers (so never the Authorization header).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import TextIO
 
@@ -31,27 +38,43 @@ def _mask_secrets(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     return event
 
 
-def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
-    """Route structlog and stdlib logging (aiohttp) through one JSON renderer."""
+def use_console(fmt: str, stream: TextIO) -> bool:
+    """``console`` / ``json`` as asked; ``auto``: console exactly when ``stream`` is a TTY."""
+    if fmt != "auto":
+        return fmt == "console"
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def configure_logging(level: str = "info", stream: TextIO | None = None,
+                      fmt: str = "auto") -> None:
+    """Route structlog and stdlib logging (aiohttp) through one renderer (see above)."""
+    out = stream or sys.stderr
+    console = use_console(fmt, out)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _mask_secrets,
-        # locals could hold a token or a password: never render them
-        structlog.processors.ExceptionRenderer(
-            ExceptionDictTransformer(show_locals=False, use_rich=False)
-        ),
     ]
-    handler = logging.StreamHandler(stream or sys.stderr)
+    renderer: Processor
+    if console:
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=not os.environ.get("NO_COLOR"),
+            exception_formatter=structlog.dev.plain_traceback)  # never rich: no locals
+    else:
+        # locals could hold a token or a password: never render them
+        shared.append(structlog.processors.ExceptionRenderer(
+            ExceptionDictTransformer(show_locals=False, use_rich=False)))
+        renderer = structlog.processors.JSONRenderer()
+    handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.JSONRenderer(),
-            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
     root = logging.getLogger()

@@ -53,7 +53,8 @@ def openapi_document() -> dict[str, Any]:
         "max_session_bytes", "max_request_bytes", "max_batch_sessions", "max_chunk_bytes",
         "max_fetch_chunks")} | {"max_sessions": {**_I, "nullable": True},
                                 "storage_bytes": {**_I, "nullable": True}})
-    machine = _obj({"id": _S, "name": _S, "last_sync": _NS, "sessions": _I, "active": _B})
+    machine = _obj({"id": _S, "name": _S, "label": _S, "last_sync": _NS, "sessions": _I,
+                    "active": _B})
     account = _obj({
         "account_id": _S, "email": _S, "plan": _S, "limits": limits,
         "usage": _obj({"sessions": _I, "storage_bytes": _I}), "last_sync": _NS,
@@ -89,8 +90,13 @@ def openapi_document() -> dict[str, Any]:
             ok_status="201")},
         "/v1/login": {"post": _op(
             "Log a machine in; returns a bearer token bound to (account, machine)",
-            _json(_obj({"token": _S, "account_id": _S, "email": _S})), 400, 401, 429,
-            auth=False, body=_json(login_body))},
+            _json(_obj({"token": _S, "account_id": _S, "email": _S,
+                        "machine": _obj({"id": _S, "name": _S}), "same_name": _I})),
+            400, 401, 429, auth=False, body=_json(login_body))},
+        "/v1/machine": {"put": _op(
+            "Rename the calling machine (what other machines and the dashboard show)",
+            _json(_obj({"machine": _obj({"id": _S, "name": _S})})), 400, 401,
+            body=_json(_obj({"name": {**_S, "minLength": 1, "maxLength": 64}}, ["name"])))},
         "/v1/logout": {"post": _op("Revoke the presented token", _json(_obj({"ok": _B})),
                                    401)},
         "/v1/account": {"get": _op("Plan, limits, usage and machines", _json(account), 401)},
@@ -111,7 +117,7 @@ def openapi_document() -> dict[str, Any]:
         "/v1/changes": {"get": _op(
             "Other machines' changes with seq > since, in seq order",
             _json(_obj({"changes": {"type": "array", "items": change}, "cursor": _I,
-                        "more": _B})), 400, 401,
+                        "more": _B, "remaining": _I})), 400, 401,
             params=[
                 {"name": "since", "in": "query", "schema": {**_I, "default": 0}},
                 {"name": "limit", "in": "query", "schema": {
@@ -128,6 +134,29 @@ def openapi_document() -> dict[str, Any]:
             "Erase every session and the key envelope of the account (confirm with its email)",
             _json(_obj({"erased": _I, "reset_at": _S, "reset_by": _S})), 400, 401,
             body=_json(_obj({"email": _S}, ["email"])))},
+        "/v1/shares": {
+            "post": _op(
+                "Store a session sealed under a share key (the key never leaves the client)",
+                _json(_obj({"share_id": _S, "url": _S, "expires_at": _S})),
+                400, 401, 404, 409, 413, ok_status="201",
+                body={"content": {"application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+                params=[
+                    {"name": "share_id", "in": "query", "required": True,
+                     "schema": {**_S, "pattern": "^[A-Za-z0-9_-]{22}$"}},
+                    {"name": "session_id", "in": "query", "required": True, "schema": _S},
+                    {"name": "expires_in", "in": "query", "schema": {
+                        "type": "integer", "minimum": 1, "maximum": 90 * 86400}},
+                ]),
+            "get": _op("The account's share links", _json(_obj({"shares": {
+                "type": "array", "items": _obj({
+                    "share_id": _S, "session_id": _S, "created_at": _S, "expires_at": _S,
+                    "revoked_at": _NS, "views": _I, "size": _I, "state": _S})}})), 401),
+        },
+        "/v1/shares/{share_id}": {"delete": _op(
+            "Revoke a share link (it answers 410 from then on)", _json(_obj({"ok": _B})),
+            401, 404,
+            params=[{"name": "share_id", "in": "path", "required": True, "schema": _S}])},
         "/v1/sessions/{session_id}": {"delete": _op(
             "Tombstone one of this machine's sessions", _json(_obj({"seq": _I})),
             401, 404, 409,

@@ -54,13 +54,30 @@ async def principal(request: web.Request) -> Principal:
 
 def lease(request: web.Request, who: Principal | None) -> admission.Lease:
     """A lease on the body budget: under the account, or the peer when unauthenticated."""
-    key = f"account:{who.account_id}" if who is not None else f"peer:{client_ip(request)}"
+    key = f"account:{who.account_id}" if who is not None else peer_key(request)
     return admission.Lease(request.app[BUDGET], key)
 
 
-def _timeouts(request: web.Request) -> dict[str, float]:
+def timeouts(request: web.Request) -> dict[str, float]:
+    """The body timeouts of admission.read_chunks, from the server's config."""
     cfg = service(request).config
     return {"idle_timeout": cfg.body_idle_timeout, "body_timeout": cfg.body_timeout}
+
+
+async def leased_body(request: web.Request, key: str, limit: int) -> bytes:
+    """A whole small body (at most ``limit`` bytes, 413 past it) read under the body
+    budget of ``key`` (``account:…`` or ``peer:…``): 503/429 with Retry-After when over
+    it, 408 when it stalls. The bytes are given back once read (dashboard forms)."""
+    held = admission.Lease(request.app[BUDGET], key)
+    try:
+        return await admission.read_body(request, held, limit, **timeouts(request))
+    finally:
+        await held.release()
+
+
+def peer_key(request: web.Request) -> str:
+    """The budget key of an unauthenticated request."""
+    return f"peer:{client_ip(request)}"
 
 
 async def json_body(request: web.Request, who: Principal | None = None) -> dict[str, Any]:
@@ -72,9 +89,9 @@ async def json_body(request: web.Request, who: Principal | None = None) -> dict[
     limit = admission.MAX_ANON_BODY if who is None else MAX_JSON_BODY
     held = lease(request, who)
     try:
-        raw = await admission.read_body(request, held, limit, **_timeouts(request))
+        raw = await admission.read_body(request, held, limit, **timeouts(request))
     finally:
-        held.release()  # the parsed document is small; the raw bytes go now
+        await held.release()  # the parsed document is small; the raw bytes go now
     try:
         body = wire.loads_json(raw, "the body")
     except wire.WireError as exc:
@@ -183,7 +200,7 @@ async def push(request: web.Request) -> web.Response:
     received = 0
     held = lease(request, who)
     try:
-        async for data in admission.read_chunks(request, held, **_timeouts(request)):
+        async for data in admission.read_chunks(request, held, **timeouts(request)):
             received += len(data)
             if received > limit:
                 raise too_large(limit)
@@ -202,7 +219,7 @@ async def push(request: web.Request) -> web.Response:
     except wire.WireError as exc:
         raise bad_request(str(exc)) from None
     finally:
-        held.release()  # the frames are held until the commit is done
+        await held.release()  # the frames are held until the commit is done
     fault_point("after-commit-before-response")
     return web.json_response({"results": results})
 
@@ -257,21 +274,19 @@ async def chunks(request: web.Request) -> web.StreamResponse:
     who = await principal(request)
     refs = _refs(await json_body(request, who))
     svc = service(request)
-    first = await svc.fetch_chunks(who, refs[:FETCH_GROUP])
+    batch = await svc.chunk_sources(who, refs[:FETCH_GROUP])
     resp = web.StreamResponse(headers={"Content-Type": wire.CHUNKS_CONTENT_TYPE})
     await resp.prepare(request)
     await resp.write(wire.CHUNK_MAGIC)
-    batch = first
     pos = FETCH_GROUP
     while True:
-        for sid, gen, idx, data in batch:
-            for buf in wire.encode_chunk_frame(sid, gen, idx, data):
-                await resp.write(buf)
+        async for buf in svc.chunk_frames(batch):
+            await resp.write(buf)
         if pos >= len(refs):
             break
         # an error from here on cannot become a JSON document any more; it aborts the
         # stream, and the client sees a truncated body (no end marker) and retries
-        batch = await svc.fetch_chunks(who, refs[pos : pos + FETCH_GROUP])
+        batch = await svc.chunk_sources(who, refs[pos : pos + FETCH_GROUP])
         pos += FETCH_GROUP
     await resp.write(wire.END_MARKER)
     await resp.write_eof()

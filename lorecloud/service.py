@@ -10,22 +10,32 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
-from lorecloud.auth import LoginLimiter, Passwords, Principal, new_token, token_hash
+import structlog
+
+from lorecloud.auth import Passwords, Principal, new_token, token_hash
 from lorecloud.backends.base import (
     AccountRow,
     Backend,
+    ChunkSource,
     DuplicateAccount,
     SessionRow,
     utcnow,
 )
+from lorecloud.blobs import BlobMissing
 from lorecloud.config import ServerConfig
 from lorecloud.errors import ServiceError, bad_request, not_found
+from lorecloud.faults import fault_point
+from lorecloud.limits import limit_key
+from lorecloud.names import labels
 from lorecloud.rules import make_planner
 from loreproto import wire
 
 __all__ = ["Principal", "ServiceError", "SyncService"]
+
+log = structlog.get_logger("lorecloud")
 
 MAX_ENVELOPE_BYTES = 64 * 1024
 
@@ -60,7 +70,6 @@ class SyncService:
         self.backend = backend
         self.config = config
         self.passwords = Passwords(config.password_time_cost, config.password_memory_kib)
-        self.limiter = LoginLimiter(config.login_failures, config.login_window)
 
     @classmethod
     async def create(cls, backend: Backend, config: ServerConfig | None = None) -> SyncService:
@@ -104,18 +113,20 @@ class SyncService:
     async def check_password(self, email: str, password: str, client_ip: str) -> AccountRow:
         """Verify an account password under the failed-login rate limit (API and dashboard)."""
         email = normalize_email(email)
-        wait = self.limiter.retry_after(email, client_ip)
+        # count the attempt before the (slow, threaded) verification: otherwise guesses
+        # sent in parallel all pass the check before any failure is recorded. On
+        # PostgreSQL the count is shared by every process (lorecloud/limits.py).
+        key = limit_key("login", email, client_ip)
+        wait = await self.backend.limits.login_attempt(
+            key, self.config.login_failures, self.config.login_window)
         if wait is not None:
             raise ServiceError(wire.E_RATE_LIMITED, "too many failed logins; try again later",
                                429, retry_after=wait)
-        # count the attempt before the (slow, threaded) verification: otherwise guesses
-        # sent in parallel all pass the check above before any failure is recorded
-        self.limiter.failed(email, client_ip)
         account = await self.backend.account_by_email(email)
         ok = await self.passwords.verify(account.password_hash if account else None, password)
         if not ok or account is None:
             raise ServiceError(wire.E_BAD_CREDENTIALS, "wrong email or password", 401)
-        self.limiter.succeeded(email, client_ip)
+        await self.backend.limits.login_clear(key)
         return account
 
     async def login(
@@ -130,7 +141,10 @@ class SyncService:
         token = new_token()
         await self.backend.add_token(token_hash(token), account.account_id, machine_id,
                                      machine_name, utcnow())
-        return {"token": token, "account_id": account.account_id, "email": account.email}
+        same = sum(1 for m in await self.backend.machines(account.account_id)
+                   if m.name == machine_name and m.machine_id != machine_id)
+        return {"token": token, "account_id": account.account_id, "email": account.email,
+                "machine": {"id": machine_id, "name": machine_name}, "same_name": same}
 
     async def logout(self, token: str) -> None:
         """Revoke the token (later use answers ``machine_revoked``)."""
@@ -178,6 +192,7 @@ class SyncService:
         account = await self._account(account_id)
         usage = await self.backend.usage(account_id)
         machines = await self.backend.machines(account_id)
+        shown = labels((m.machine_id, m.name) for m in machines)
         syncs = [m.last_sync for m in machines if m.last_sync]
         return {
             "account_id": account.account_id,
@@ -189,8 +204,8 @@ class SyncService:
             "reset": await self._last_reset(account_id),
             "machine": None,
             "machines": [
-                {"id": m.machine_id, "name": m.name, "last_sync": m.last_sync,
-                 "sessions": m.sessions, "active": m.active}
+                {"id": m.machine_id, "name": m.name, "label": shown[m.machine_id],
+                 "last_sync": m.last_sync, "sessions": m.sessions, "active": m.active}
                 for m in machines
             ],
         }
@@ -247,7 +262,14 @@ class SyncService:
                                              self.config.max_session_bytes))
             for header, parts in sessions
         ]
-        outcomes = await self.backend.commit_push_many(principal.account_id, items, utcnow())
+        # with an object store, every chunk's object is durable before the commit that
+        # references it; a crash in between leaves only orphans (lore-server gc)
+        staged = await self.backend.stage_chunks(
+            principal.account_id, [c for _, parts in sessions for c in parts[1:]])
+        if staged.keys:
+            fault_point("after-blob-write-before-commit")
+        outcomes = await self.backend.commit_push_many(principal.account_id, items, utcnow(),
+                                                       staged=staged)
         results: list[dict[str, Any]] = [
             {
                 "session_id": header.session_id, "status": out.status, "message": out.message,
@@ -259,7 +281,7 @@ class SyncService:
         return results
 
     async def changes(self, principal: Principal, since: int, limit: int) -> dict[str, Any]:
-        """Other machines' sessions with seq > since -> {changes, cursor, more}."""
+        """Other machines' sessions with seq > since -> {changes, cursor, more, remaining}."""
         if since < 0:
             raise bad_request("since must be >= 0")
         if limit < 1:
@@ -268,7 +290,12 @@ class SyncService:
         rows, cursor, more = await self.backend.changes(
             principal.account_id, since, limit, principal.machine_id)
         await self.backend.touch_machine(principal.account_id, principal.machine_id, utcnow())
-        return {"changes": [change_doc(r) for r in rows], "cursor": cursor, "more": more}
+        doc = {"changes": [change_doc(r) for r in rows], "cursor": cursor, "more": more}
+        # what is left after this page, so a client can show a progress bar with a real
+        # total (counted only when there is more: the last page needs no count)
+        doc["remaining"] = (await self.backend.count_changes(
+            principal.account_id, cursor, principal.machine_id) if more else 0)
+        return doc
 
     async def fetch_chunks(
         self, principal: Principal, refs: list[tuple[str, int, int]]
@@ -278,6 +305,41 @@ class SyncService:
             raise bad_request(f"at most {wire.MAX_FETCH_CHUNKS} chunks per request")
         datas = await self.backend.fetch_chunks(principal.account_id, list(refs))
         return [(sid, gen, idx, data) for (sid, gen, idx), data in zip(refs, datas, strict=True)]
+
+    async def chunk_sources(
+        self, principal: Principal, refs: list[tuple[str, int, int]]
+    ) -> list[tuple[tuple[str, int, int], ChunkSource | None]]:
+        """Where each requested chunk's bytes are (read before a response streams them)."""
+        if len(refs) > wire.MAX_FETCH_CHUNKS:
+            raise bad_request(f"at most {wire.MAX_FETCH_CHUNKS} chunks per request")
+        found = await self.backend.chunk_sources(principal.account_id, list(refs))
+        return list(zip(refs, found, strict=True))
+
+    async def chunk_frames(
+        self, sources: list[tuple[tuple[str, int, int], ChunkSource | None]]
+    ) -> AsyncIterator[bytes]:
+        """CHUNK frames of ``sources`` as buffers; objects stream piece by piece."""
+        for (sid, gen, idx), src in sources:
+            if src is None or src.key is None:
+                data = src.data if src else None
+                for buf in wire.encode_chunk_frame(sid, gen, idx, data):
+                    yield buf
+                continue
+            try:
+                stream = await self.backend.blobs.open(src.key)
+            except BlobMissing:
+                log.error("chunk object missing", session=sid, generation=gen, index=idx)
+                for buf in wire.encode_chunk_frame(sid, gen, idx, None):
+                    yield buf
+                continue
+            for buf in wire.encode_chunk_head(sid, gen, idx, stream.size):
+                yield buf
+            sent = 0
+            async for piece in stream.chunks:
+                sent += len(piece)
+                yield piece
+            if sent != stream.size:  # abort: the client sees a truncated body and retries
+                raise ConnectionError(f"chunk object {src.key} ended after {sent} bytes")
 
     async def delete_session(self, principal: Principal, session_id: str) -> dict[str, Any]:
         """Tombstone one of the caller machine's sessions -> {seq}."""

@@ -22,9 +22,10 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from lorecloud import admission
 from lorecloud.backends.base import utcnow
 from lorecloud.errors import ServiceError, bad_request
-from lorecloud.routes import principal, service
+from lorecloud.routes import BUDGET, principal, service, timeouts
 from loreproto import wire
 
 SHARE_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{22}$")
@@ -133,16 +134,18 @@ def check_share_id(share_id: str) -> str:
     return share_id
 
 
-async def read_limited(request: web.Request, limit: int) -> bytes:
-    """The raw body, refusing (413) past ``limit`` while reading."""
+async def read_limited(request: web.Request, held: admission.Lease, limit: int) -> bytes:
+    """The raw body, refusing (413) past ``limit`` while reading; its bytes are leased
+    from the server's body budget (503/429 with Retry-After, 408 when slow)."""
     if request.content_length is not None and request.content_length > limit:
         raise ServiceError(wire.E_TOO_LARGE, f"a share is at most {limit} bytes", 413)
-    buf = bytearray()
-    async for piece in request.content.iter_chunked(64 * 1024):
-        buf += piece
-        if len(buf) > limit:
-            raise ServiceError(wire.E_TOO_LARGE, f"a share is at most {limit} bytes", 413)
-    return bytes(buf)
+    try:
+        return await admission.read_body(request, held, limit, **timeouts(request))
+    except ServiceError as exc:
+        if exc.status == 413:
+            raise ServiceError(wire.E_TOO_LARGE, f"a share is at most {limit} bytes",
+                               413) from None
+        raise
 
 
 def share_url(request: web.Request, share_id: str) -> str:
@@ -159,13 +162,17 @@ async def create_share(request: web.Request, account_id: str) -> web.Response:
     row = await svc.backend.session(account_id, session_id)
     if row is None or row.deleted:
         raise ServiceError(wire.E_NOT_FOUND, "no such session in this account", 404)
-    sealed = await read_limited(request, svc.config.max_session_bytes + SHARE_OVERHEAD)
-    if len(sealed) < 41:
-        raise bad_request("the body must be the sealed share")
-    expires_at = expiry(seconds)
-    if not await ShareStore(svc.backend).create(account_id, share_id, session_id, sealed,
-                                                expires_at):
-        raise ServiceError(wire.E_CONFLICT, "that share id is taken; pick another", 409)
+    held = admission.Lease(request.app[BUDGET], f"account:{account_id}")
+    try:  # the sealed bytes stay leased until they are stored
+        sealed = await read_limited(request, held, svc.config.max_session_bytes + SHARE_OVERHEAD)
+        if len(sealed) < 41:
+            raise bad_request("the body must be the sealed share")
+        expires_at = expiry(seconds)
+        if not await ShareStore(svc.backend).create(account_id, share_id, session_id, sealed,
+                                                    expires_at):
+            raise ServiceError(wire.E_CONFLICT, "that share id is taken; pick another", 409)
+    finally:
+        await held.release()
     return web.json_response(
         {"share_id": share_id, "url": share_url(request, share_id), "expires_at": expires_at},
         status=201)

@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "status": "lorectl.commands.cloud:status_cmd",
     "passphrase": "lorectl.commands.cloud:passphrase_group",
     "unlock": "lorectl.commands.cloud:unlock_cmd",
+    "machine": "lorectl.commands.machine:machine_group",
     # key management and deletion (lorectl/commands/keys.py)
     "key": "lorectl.commands.keys:key_group",
     # share links (lorectl/commands/shares.py, issue 18)

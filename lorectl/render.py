@@ -92,6 +92,16 @@ def local_time(when: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return dt.astimezone().strftime(fmt) if dt else "-"
 
 
+def short_time(when: str | datetime | None, now: datetime | None = None) -> str:
+    """Local time as ``ls -l`` shows it: ``Jun 14 09:12`` this year, ``2024-06-14`` before."""
+    dt = parse_time(when)
+    if dt is None:
+        return "-"
+    local = dt.astimezone()
+    this_year = (now or datetime.now(UTC)).astimezone().year
+    return local.strftime("%b %d %H:%M" if local.year == this_year else "%Y-%m-%d")
+
+
 def truncate(text: str | None, width: int) -> str:
     """One line of at most ``width`` characters (newlines folded, ``…`` when cut)."""
     line = " ".join((text or "").split())
@@ -119,7 +129,42 @@ def console(stream: IO[str] | None = None) -> Any:
     stream = stream or sys.stdout
     color = use_color(stream)
     return Console(file=stream, no_color=not color, color_system="auto" if color else None,
-                   highlight=False)
+                   highlight=False, width=getattr(stream, "columns", None))
+
+
+def screen_width(stream: IO[str] | None = None) -> int:
+    """Columns to fit: the terminal's (or a pager buffer's) width, 80 when piped."""
+    import shutil
+
+    stream = stream or sys.stdout
+    columns = getattr(stream, "columns", None)
+    if isinstance(columns, int):
+        return columns
+    if is_tty(stream):
+        return max(20, shutil.get_terminal_size((80, 24)).columns)
+    return 80
+
+
+def fit_rows(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int, flex: Sequence[int],
+    *, gap: int = 2,
+) -> list[list[str]]:
+    """Cells cut (``…``) so that every row, gaps included, fits in ``width`` columns.
+
+    Only the ``flex`` columns shrink, the last listed first; each keeps at least its
+    header's width (and 6 characters).
+    """
+    cells = [[truncate("" if c is None else str(c), 10_000) for c in r] for r in rows]
+    widths = [max([len(col), *(len(r[i]) for r in cells)]) for i, col in enumerate(columns)]
+    over = sum(widths) + gap * (len(columns) - 1) - width
+    for i in reversed(flex):
+        if over <= 0:
+            break
+        floor = max(len(columns[i]), 6)
+        cut = min(over, max(0, widths[i] - floor))
+        widths[i] -= cut
+        over -= cut
+    return [[truncate(c, widths[i]) for i, c in enumerate(r)] for r in cells]
 
 
 def table(
@@ -128,19 +173,31 @@ def table(
     *,
     title: str | None = None,
     stream: IO[str] | None = None,
+    flex: Sequence[int] | None = None,
 ) -> None:
-    """Print a table: rich on a TTY, plain space-aligned columns otherwise."""
+    """Print a table: rich on a TTY, plain space-aligned columns otherwise.
+
+    With ``flex`` (indexes of columns that may be cut) each row is one line that fits
+    the screen (80 columns when piped): see :func:`fit_rows`.
+    """
     stream = stream or sys.stdout
+    if flex is not None:
+        rows = fit_rows(columns, rows, screen_width(stream), flex)
     if is_tty(stream):
+        from rich import box
         from rich.table import Table
         from rich.text import Text
 
         # every cell is data (snippets, titles, paths): Text is never parsed as rich
         # markup, so "[pagination]" or "[bold]" in a session stays exactly as written
+        fitted = flex is not None
         t = Table(title=Text(title) if title else None, show_edge=False,
-                  header_style="bold" if use_color(stream) else "")
+                  header_style="bold" if use_color(stream) else "",
+                  box=None if fitted else box.HEAVY_HEAD, pad_edge=not fitted,
+                  padding=(0, 1))
         for col in columns:
-            t.add_column(Text(col), overflow="fold")
+            t.add_column(Text(col), overflow="ellipsis" if fitted else "fold",
+                         no_wrap=fitted)
         for row in rows:
             t.add_row(*(Text("" if c is None else str(c)) for c in row))
         console(stream).print(t)

@@ -110,8 +110,8 @@ def run_op(settings: Settings, mode: Mode, **opts: Any) -> dict[str, Any]:
     show = opts.pop("progress", None)
     secrets = opts.pop("secrets", None)
     if show is None:
-        show = mode in ("push", "pull", "sync") and _stderr_tty()
-    with _Progress(enabled=bool(show)) as bar:
+        show = mode in ("push", "pull", "sync") and stderr_tty()
+    with ProgressDisplay(enabled=bool(show)) as bar:
         try:
             answer = _try_daemon(settings, mode, bar.update, **opts)  # daemon hook: below
         except SecretRequired:
@@ -161,34 +161,47 @@ async def _dispatch(lore: Lore, mode: Mode, progress: ProgressFn,
     raise ValueError(f"unknown mode {mode!r}")
 
 
-def _stderr_tty() -> bool:
+def stderr_tty() -> bool:
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
 
 
-class _Progress:
-    """A transient rich progress display on stderr fed by the engine's events."""
+class ProgressDisplay:
+    """A transient rich progress display on stderr fed by the engine's events.
+
+    push: sessions done of total, upload rate and time left; pull: feed entries done of
+    the server's total (``remaining``), bytes; import: files of the tool being read.
+    """
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
+        self._started: dict[str, float] = {}
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> ProgressDisplay:
         return self
 
     def _start(self) -> None:
         # started on the first event, not on entry: secret prompts come before any
         # transfer, and a live display redrawing the line would garble them
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         from lorectl.render import console
 
         self._progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            MofNCompleteColumn(), console=console(sys.stderr), transient=True)
+            MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(), console=console(sys.stderr), transient=True)
         self._progress.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -210,19 +223,31 @@ class _Progress:
         return ask
 
     def update(self, event: dict[str, Any]) -> None:
-        """Show one engine event (``{"event": "push"|"pull", "done", "total"?, "bytes"}``)."""
+        """Show one engine event (``{"event": "push"|"pull"|"import", "done", "total"?,
+        "bytes"?, "tool"?}``)."""
+        import time
+
         name = str(event.get("event"))
-        if not self.enabled or name not in ("push", "pull"):
+        if not self.enabled or name not in ("push", "pull", "import"):
             return
         if self._progress is None:
             self._start()
-        task = self._tasks.get(name)
-        label = "Uploading" if name == "push" else "Downloading"
-        if task is None:
-            task = self._tasks[name] = self._progress.add_task(label, total=None)
         from lorectl.render import human_size
 
-        total = event.get("total")
-        self._progress.update(task, completed=int(event.get("done") or 0),
-                              total=int(total) if total else None,
-                              description=f"{label} {human_size(int(event.get('bytes') or 0))}")
+        key = f"import:{event.get('tool')}" if name == "import" else name
+        started = self._started.setdefault(key, time.monotonic())
+        done, total = int(event.get("done") or 0), event.get("total")
+        if name == "import":
+            description, rate = f"Reading {event.get('tool')}", ""
+        else:
+            sent = int(event.get("bytes") or 0)
+            label = "Uploading" if name == "push" else "Downloading"
+            description = f"{label} {human_size(sent)}"
+            took = time.monotonic() - started
+            rate = f"{human_size(sent / took)}/s" if took > 0.2 and sent else ""
+        task = self._tasks.get(key)
+        if task is None:
+            task = self._tasks[key] = self._progress.add_task(
+                description, total=int(total) if total else None, completed=done, rate=rate)
+        self._progress.update(task, completed=done, total=int(total) if total else None,
+                              description=description, rate=rate)

@@ -120,6 +120,25 @@ class RateLimited(LoreError):
     retryable = True
     hint = "wait a minute and try again"
 
+    def __init__(self, message: str | None = None, *, hint: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, hint=hint)
+        #: seconds the server asked us to wait (its Retry-After), if it said
+        self.retry_after = retry_after
+
+
+class ServerBusy(ServerError):
+    """Lore Cloud is busy and asks to come back later."""
+
+    code = "server_busy"
+    hint = "try again in a few minutes (a running lored retries on its own, with backoff)"
+
+    def __init__(self, message: str | None = None, *, hint: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, hint=hint)
+        #: seconds the server asked us to wait (its Retry-After), if it said
+        self.retry_after = retry_after
+
 
 class CorruptData(LoreError):
     """Data failed its integrity check."""

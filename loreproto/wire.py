@@ -345,14 +345,23 @@ def encode_chunk_frame(
     session_id: str, generation: int, index: int, data: bytes | None
 ) -> list[bytes]:
     """One frame of a CHUNK response; ``data=None`` marks a missing chunk."""
+    size = len(data) if data is not None else None
+    return [*encode_chunk_head(session_id, generation, index, size), *([data] if data else [])]
+
+
+def encode_chunk_head(
+    session_id: str, generation: int, index: int, size: int | None
+) -> list[bytes]:
+    """A CHUNK frame without its data: the ``size`` bytes of the chunk must follow
+    (a server streaming the chunk from elsewhere); ``size=None`` marks a missing chunk."""
     header = {
         "session_id": session_id,
         "generation": generation,
         "index": index,
-        "status": "ok" if data is not None else "missing",
-        "size": len(data) if data is not None else 0,
+        "status": "ok" if size is not None else "missing",
+        "size": size or 0,
     }
-    return encode_frame(header, [data] if data else [])
+    return encode_frame(header, [])
 
 
 class FrameReader:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.s3server import s3_server, s3_store  # noqa: F401  (fixtures: one S3 server per run)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -16,7 +18,7 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     """Scrub LORE_* and point HOME, XDG dirs and LORE_HOME into tmp (never the real user's)."""
     for key in list(os.environ):
         if key.startswith("LORE_") and key not in ("LORE_REQUIRE_POSTGRES", "LORE_REQUIRE_BROWSER",
-                                                  "LORE_REQUIRE_SYSTEMD"):
+                                                  "LORE_REQUIRE_SYSTEMD", "LORE_REQUIRE_S3"):
             monkeypatch.delenv(key, raising=False)
     for key in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "NOTIFY_SOCKET", "OPENCODE_DATA_DIR",
                 "CLINE_DIR", "CLINE_DATA_DIR", "CONTINUE_GLOBAL_DIR", "GOOSE_PATH_ROOT",

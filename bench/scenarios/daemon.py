@@ -13,6 +13,7 @@ import sys
 import time
 
 from bench.context import Ctx
+from bench.lore import Machine
 from bench.procs import Unavailable, run
 from bench.report import Row, na
 
@@ -56,18 +57,39 @@ def p5(ctx: Ctx) -> list[Row]:
 
 
 def p6(ctx: Ctx) -> list[Row]:
-    """``lored`` idle for 60 s with the corpus captured: RSS and CPU."""
-    import psutil
-
+    """``lored`` idle for 60 s with the corpus captured: RSS and CPU (and, with
+    ``--scale``, the same with P3's 20,000 sessions)."""
     secs = ctx.sizes.idle_seconds
     label = f"lored idle {secs:.0f} s"
-    m = ctx.machine("a")
     try:
         ctx.imported()
         try:
             ctx.logged_in("a")
         except Unavailable as e:
             ctx.facts["p6_note"] = f"daemon not logged in: {e}"
+        rows = _idle(ctx, ctx.machine("a"), label)
+    except Unavailable as e:
+        rows = [na("P6", f"{label}: RSS", str(e), "≤ 60 MB"),
+                na("P6", f"{label}: CPU", str(e), "≤ 1 %")]
+    if not ctx.scale:
+        return rows
+    from bench.scenarios.noop import scale_machine
+
+    big = f"{label}, {ctx.sizes.scale_sessions:,} sessions"
+    try:
+        rows += _idle(ctx, scale_machine(ctx), big)
+    except Unavailable as e:
+        rows += [na("P6", f"{big}: RSS", str(e), "≤ 60 MB"),
+                 na("P6", f"{big}: CPU", str(e), "≤ 1 %")]
+    return rows
+
+
+def _idle(ctx: Ctx, m: Machine, label: str) -> list[Row]:
+    """Start ``m``'s lored, let it settle, watch it idle: peak RSS and CPU rows."""
+    import psutil
+
+    secs = ctx.sizes.idle_seconds
+    try:
         proc = m.start_daemon()
         # let start-up work (capture scan, first sync) finish before the idle window
         time.sleep(min(10.0, secs / 3))
@@ -81,9 +103,6 @@ def p6(ctx: Ctx) -> list[Row]:
         cpu1, t1 = p.cpu_times(), time.perf_counter()
         rss_end = p.memory_info().rss
         hwm = _vm_hwm(proc.pid)
-    except Unavailable as e:
-        return [na("P6", f"{label}: RSS", str(e), "≤ 60 MB"),
-                na("P6", f"{label}: CPU", str(e), "≤ 1 %")]
     finally:
         m.stop_daemon()
     cpu = ((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)) / (t1 - t0) * 100

@@ -140,11 +140,14 @@ async def _load(urls: list[str], clients: int, per_client: int,
 
 
 def _backend(ctx: Ctx, name: str, db_url: str | None, processes: int,
-             db_pids: list[int] | None = None) -> dict[str, Any]:
+             db_pids: list[int] | None = None, s3: Any = None) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
+    extra = ("--blob-store", s3.url()) if s3 is not None else ()
     srv = LoreServer(ctx.work / f"server-{name}", database_url=db_url, processes=processes,
-                     proxy=False)
+                     proxy=False, extra_args=extra)
+    if s3 is not None:
+        srv.env.update(s3.env)
     try:
         srv.start()
         # accounts are set-up, not load. Concurrent `user add` on one SQLite data dir race
@@ -154,6 +157,8 @@ def _backend(ctx: Ctx, name: str, db_url: str | None, processes: int,
             list(pool.map(lambda i: srv.add_user(*_account(i)), range(ctx.sizes.clients)))
         groups = {"client": [os.getpid()], "servers": [p.pid for p in srv.procs],
                   "database": db_pids or []}
+        if s3 is not None:
+            groups["s3"] = s3.pids()
         return asyncio.run(_load(srv.direct_urls, ctx.sizes.clients, ctx.sizes.client_sessions,
                                  groups))
     finally:
@@ -173,7 +178,8 @@ def _row(what: str, r: dict[str, Any], **kw: Any) -> Row:
 
 
 def p7(ctx: Ctx) -> list[Row]:
-    """Throughput and p99 on SQLite, PostgreSQL ×1 and PostgreSQL ×2 processes."""
+    """Throughput and p99 on SQLite, PostgreSQL ×1, PostgreSQL ×1 with the chunks in S3
+    (SeaweedFS on loopback, ``bench/s3.py``) and PostgreSQL ×2 processes."""
     n, k = ctx.sizes.clients, ctx.sizes.client_sessions
     label = f"{n}×{k} pushes"
     rows: list[Row] = []
@@ -189,6 +195,7 @@ def p7(ctx: Ctx) -> list[Row]:
         pg.start()
         one = _backend(ctx, "p7-pg1", pg.database("lore_p7_one"), 1, pg.pids())
         rows.append(_row(f"{label}, PostgreSQL ×1", one, bar="no errors"))
+        rows.append(_p7_s3(ctx, pg, label, one.get("sessions_per_s")))
         # a fresh database in the same cluster: the same starting point for ×2
         two = _backend(ctx, "p7-pg2", pg.database("lore_p7_two"), 2, pg.pids())
         a, b = one.get("sessions_per_s"), two.get("sessions_per_s")
@@ -201,3 +208,24 @@ def p7(ctx: Ctx) -> list[Row]:
     finally:
         pg.stop()
     return rows
+
+
+def _p7_s3(ctx: Ctx, pg: Any, label: str, anchor: float | None) -> Row:
+    """PostgreSQL ×1 with ``--blob-store s3://…``: the object store's cost per push."""
+    from bench.s3 import S3Server
+
+    what = f"{label}, PostgreSQL ×1 + S3 vs db"
+    try:
+        s3 = S3Server()
+    except Unavailable as e:
+        return na("P7", what, str(e), "no errors")
+    try:
+        s3.start()
+        r = _backend(ctx, "p7-pg1-s3", pg.database("lore_p7_s3"), 1, pg.pids(), s3=s3)
+    except Unavailable as e:
+        return na("P7", what, str(e), "no errors")
+    finally:
+        s3.stop()
+    row = _row(what, r, bar="no errors")
+    row.anchor, row.anchor_name = anchor, "PostgreSQL ×1, chunks in the db"
+    return row

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from lorecloud.backends.base import Backend, BackendUnavailable, redact_url
+from lorecloud.blobs.base import BlobStore
 
 __all__ = ["Backend", "BackendUnavailable", "open_backend", "redact_url"]
 
 
-async def open_backend(*, data_dir: Path | None = None, database_url: str | None = None) -> Backend:
-    """SQLite in ``data_dir`` by default, PostgreSQL for a ``postgresql://`` URL.
+async def open_backend(*, data_dir: Path | None = None, database_url: str | None = None,
+                       blobs: BlobStore | None = None) -> Backend:
+    """SQLite in ``data_dir`` by default, PostgreSQL for a ``postgresql://`` URL; sealed
+    chunks in ``blobs`` (default: the database itself).
 
     Raises :class:`BackendUnavailable` with a one-line reason (never the password).
     """
@@ -22,9 +25,9 @@ async def open_backend(*, data_dir: Path | None = None, database_url: str | None
             )
         from lorecloud.backends.postgres import PostgresBackend
 
-        return await PostgresBackend.open(database_url)
+        return await PostgresBackend.open(database_url, blobs=blobs)
     if data_dir is None:
         raise BackendUnavailable("no data dir and no database URL given")
     from lorecloud.backends.sqlite import SqliteBackend
 
-    return await SqliteBackend.open(data_dir)
+    return await SqliteBackend.open(data_dir, blobs=blobs)

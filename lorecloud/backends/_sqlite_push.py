@@ -11,7 +11,17 @@ import json
 
 import aiosqlite
 
-from lorecloud.backends.base import Planner, PushItem, PushOutcome, SessionRow, Usage
+from lorecloud.backends import _blobrows as blobrows
+from lorecloud.backends.base import (
+    ChunkRef,
+    InlineChunk,
+    Planner,
+    PushItem,
+    PushOutcome,
+    SessionRow,
+    Usage,
+)
+from lorecloud.blobs.base import BlobStore
 
 
 async def next_seq(db: aiosqlite.Connection, account_id: str) -> int:
@@ -28,8 +38,10 @@ async def next_seq(db: aiosqlite.Connection, account_id: str) -> int:
 class _Txn:
     """PushTxn reading through the connection that holds BEGIN IMMEDIATE."""
 
-    def __init__(self, db: aiosqlite.Connection, account_id: str, session_id: str) -> None:
+    def __init__(self, db: aiosqlite.Connection, account_id: str, session_id: str,
+                 blobs: BlobStore) -> None:
         self.db, self.account_id, self.session_id = db, account_id, session_id
+        self.blobs = blobs
         self.row: SessionRow | None = None
 
     async def session(self) -> SessionRow | None:
@@ -53,11 +65,13 @@ class _Txn:
 
     async def chunks(self, generation: int, start: int, stop: int) -> list[bytes]:
         async with self.db.execute(
-            "SELECT data FROM chunks WHERE account_id = ? AND session_id = ? "
+            "SELECT data, blob_key FROM chunks WHERE account_id = ? AND session_id = ? "
             "AND generation = ? AND idx >= ? AND idx < ? ORDER BY idx",
             (self.account_id, self.session_id, generation, start, stop),
         ) as cur:
-            return [bytes(r[0]) for r in await cur.fetchall()]
+            rows = await cur.fetchall()
+        got = await blobrows.load(self.blobs, [blobrows.source(r[0], r[1]) for r in rows])
+        return [g for g in got if g is not None]
 
     async def usage(self) -> Usage:
         async with self.db.execute(
@@ -70,10 +84,11 @@ class _Txn:
 
 
 async def commit_push(
-    db: aiosqlite.Connection, account_id: str, session_id: str, planner: Planner, now: str
+    db: aiosqlite.Connection, txn: _Txn, planner: Planner, now: str,
+    staged: blobrows.Staged | None, dropped: list[str],
 ) -> PushOutcome:
     """Plan and apply one session's push inside the caller's write transaction."""
-    txn = _Txn(db, account_id, session_id)
+    account_id, session_id, blobs = txn.account_id, txn.session_id, txn.blobs
     plan = await planner(txn)
     cur = txn.row
     if plan.write is None:
@@ -103,23 +118,29 @@ async def commit_push(
             (seq, w.generation, w.chunk_count, sizes, w.stored_bytes, meta, w.info, now,
              account_id, session_id),
         )
+    rows = []
+    for idx, data in w.new_chunks:
+        inline, key = blobrows.row_bytes(blobs, account_id, data)
+        if key is not None:
+            await blobrows.ensure(blobs, staged, key, data)
+        rows.append((account_id, session_id, w.generation, idx, inline, key))
     await db.executemany(
-        "INSERT OR REPLACE INTO chunks (account_id, session_id, generation, idx, data) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [(account_id, session_id, w.generation, idx, data) for idx, data in w.new_chunks],
-    )
+        "INSERT OR REPLACE INTO chunks (account_id, session_id, generation, idx, data, "
+        "blob_key) VALUES (?, ?, ?, ?, ?, ?)", rows)
     # the new generation is written first; older generations (and any stray index past
     # the new count) go in the same transaction, so readers never see a gap
-    await db.execute(
+    async with db.execute(
         "DELETE FROM chunks WHERE account_id = ? AND session_id = ? "
-        "AND (generation != ? OR idx >= ?)",
+        "AND (generation != ? OR idx >= ?) RETURNING blob_key",
         (account_id, session_id, w.generation, w.chunk_count),
-    )
+    ) as gone:
+        dropped.extend(r[0] for r in await gone.fetchall() if r[0])
     return PushOutcome(plan.status, plan.message, seq, w.generation, w.chunk_count)
 
 
 async def commit_push_many(
-    db: aiosqlite.Connection, account_id: str, items: list[PushItem], now: str
+    db: aiosqlite.Connection, account_id: str, items: list[PushItem], now: str,
+    blobs: BlobStore, staged: blobrows.Staged | None, dropped: list[str],
 ) -> tuple[list[PushOutcome], Exception | None]:
     """Plan and apply each session in its own savepoint of the caller's write transaction.
 
@@ -131,7 +152,8 @@ async def commit_push_many(
     for session_id, planner in items:
         await db.execute("SAVEPOINT push_session")
         try:
-            out = await commit_push(db, account_id, session_id, planner, now)
+            txn = _Txn(db, account_id, session_id, blobs)
+            out = await commit_push(db, txn, planner, now, staged, dropped)
         except Exception as exc:
             await db.execute("ROLLBACK TO push_session")
             await db.execute("RELEASE push_session")
@@ -139,3 +161,41 @@ async def commit_push_many(
         await db.execute("RELEASE push_session")
         outcomes.append(out)
     return outcomes, None
+
+
+async def chunk_sources(
+    db: aiosqlite.Connection, account_id: str, refs: list[ChunkRef]
+) -> list[blobrows.ChunkSource | None]:
+    """Each ref's inline bytes or object key (inside the caller's read transaction)."""
+    out: list[blobrows.ChunkSource | None] = []
+    for sid, gen, idx in refs:
+        async with db.execute(
+            "SELECT data, blob_key FROM chunks WHERE account_id = ? AND session_id = ? "
+            "AND generation = ? AND idx = ?", (account_id, sid, gen, idx)) as cur:
+            r = await cur.fetchone()
+        out.append(blobrows.source(r[0], r[1]) if r else None)
+    return out
+
+
+async def referenced(db: aiosqlite.Connection, account_id: str, keys: list[str]) -> set[str]:
+    """The keys among ``keys`` some chunk row of the account still names."""
+    live: set[str] = set()
+    for i in range(0, len(keys), 500):
+        part = keys[i : i + 500]
+        async with db.execute(
+            "SELECT DISTINCT blob_key FROM chunks WHERE account_id = ? AND blob_key IN "
+            f"({', '.join('?' * len(part))})", (account_id, *part)) as cur:
+            live |= {r[0] for r in await cur.fetchall()}
+    return live
+
+
+async def inline_chunks(
+    db: aiosqlite.Connection, after: tuple[str, str, int, int] | None, limit: int
+) -> list[InlineChunk]:
+    """Inline chunk rows in primary-key order after ``after``."""
+    async with db.execute(
+        "SELECT account_id, session_id, generation, idx, data FROM chunks "
+        "WHERE (account_id, session_id, generation, idx) > (?, ?, ?, ?) "
+        "AND blob_key IS NULL ORDER BY account_id, session_id, generation, idx LIMIT ?",
+        (*(after or ("", "", -1, -1)), limit)) as cur:
+        return [InlineChunk(r[0], r[1], r[2], r[3], bytes(r[4])) for r in await cur.fetchall()]

@@ -16,6 +16,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from lorecloud.backends._blobrows import ChunkSource as ChunkSource
+from lorecloud.backends._blobrows import Staged as Staged
+from lorecloud.blobs.base import BlobStore
+from lorecloud.limits import SharedLimits
+
 #: (session_id, generation, index)
 ChunkRef = tuple[str, int, int]
 
@@ -154,8 +159,32 @@ Planner = Callable[[PushTxn], Awaitable[PushPlan]]
 PushItem = tuple[str, Planner]
 
 
+@dataclass(frozen=True)
+class InlineChunk:
+    """A chunk whose bytes are still in the database (``lore-server migrate-blobs``)."""
+
+    account_id: str
+    session_id: str
+    generation: int
+    index: int
+    data: bytes
+
+    @property
+    def ref(self) -> tuple[str, str, int, int]:
+        """The chunk row's primary key (also the resume point of a migration)."""
+        return (self.account_id, self.session_id, self.generation, self.index)
+
+
 class Backend(Protocol):
-    """Persistent state of Lore Cloud. Every method is one transaction."""
+    """Persistent state of Lore Cloud. Every method is one transaction.
+
+    ``blobs`` is where sealed chunks live (:mod:`lorecloud.blobs`): inline in the
+    ``chunks`` table, or objects in a bucket that the rows name by key.
+    """
+
+    blobs: BlobStore
+    #: failed-login and in-flight limits (shared by every process on PostgreSQL)
+    limits: SharedLimits
 
     async def migrate(self) -> int:
         """Apply pending schema migrations; -> the schema version now in place."""
@@ -221,6 +250,10 @@ class Backend(Protocol):
         """The account's machines with live-session counts, by name."""
         ...
 
+    async def rename_machine(self, account_id: str, machine_id: str, name: str) -> bool:
+        """Give a machine of the account a new name; -> whether it exists."""
+        ...
+
     # --- envelope -------------------------------------------------------------------------
     async def get_envelope(self, account_id: str) -> tuple[str | None, int]:
         """The stored envelope JSON text and its version (``(None, 0)`` before setup)."""
@@ -243,10 +276,18 @@ class Backend(Protocol):
         """Run ``planner`` under the account's write lock and apply its plan atomically."""
         ...
 
+    async def stage_chunks(self, account_id: str, chunks: list[bytes]) -> Staged:
+        """Write the objects of a push's chunks before its transaction (no-op inline)."""
+        ...
+
     async def commit_push_many(
-        self, account_id: str, items: list[PushItem], now: str
+        self, account_id: str, items: list[PushItem], now: str, staged: Staged | None = None
     ) -> list[PushOutcome]:
         """``commit_push`` for each item, in order, in ONE write transaction.
+
+        ``staged`` are the objects :meth:`stage_chunks` wrote for this request; objects
+        it found already present are re-checked under the lock. Objects of chunks the
+        commit dropped (older generations) are swept after it.
 
         The account's write lock is taken once; each session is planned and applied
         inside its own SAVEPOINT (a later planner sees the earlier sessions' writes,
@@ -255,6 +296,10 @@ class Backend(Protocol):
         attempted and the exception is re-raised. Cancellation rolls back everything.
         The caller bounds ``items`` (at most ``wire.MAX_BATCH_SESSIONS``).
         """
+        ...
+
+    async def count_changes(self, account_id: str, since: int, exclude_machine: str) -> int:
+        """How many rows :meth:`changes` would return after ``since`` (no page limit)."""
         ...
 
     async def changes(
@@ -270,6 +315,28 @@ class Backend(Protocol):
 
     async def fetch_chunks(self, account_id: str, refs: list[ChunkRef]) -> list[bytes | None]:
         """Sealed chunk bytes for each ref of this account (None where absent)."""
+        ...
+
+    async def chunk_sources(
+        self, account_id: str, refs: list[ChunkRef]
+    ) -> list[ChunkSource | None]:
+        """Where each ref's bytes are (inline data or an object key; None where absent)."""
+        ...
+
+    async def sweep_blobs(self, account_id: str, keys: list[str]) -> int:
+        """Under the account's lock, delete the objects among ``keys`` that no chunk row
+        references; -> how many were deleted."""
+        ...
+
+    async def inline_chunks(
+        self, after: tuple[str, str, int, int] | None, limit: int
+    ) -> list[InlineChunk]:
+        """Up to ``limit`` chunks still stored inline, in key order after ``after``."""
+        ...
+
+    async def move_to_blob(self, chunk: InlineChunk, key: str) -> bool:
+        """Point an inline chunk's row at its (already written) object; -> whether the
+        row was still there, unchanged, to move."""
         ...
 
     async def tombstone(self, account_id: str, session_id: str, now: str) -> int | None:

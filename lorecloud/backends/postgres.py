@@ -10,16 +10,22 @@ cursor come from the same instant.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import asyncpg
 
+from lorecloud.backends import _blobrows as blobrows
+from lorecloud.backends import _pg_push as chunkside
+from lorecloud.backends._pg_limits import MIGRATION as LIMITS_MIGRATION
+from lorecloud.backends._pg_limits import PgLimits
+from lorecloud.backends._pg_push import SESSION_SELECT as _SESSION_SELECT
+from lorecloud.backends._pg_push import session_row as _session_row
 from lorecloud.backends.base import (
     AccountRow,
     BackendUnavailable,
     ChunkRef,
     DuplicateAccount,
+    InlineChunk,
     MachineRow,
     Planner,
     PushItem,
@@ -30,6 +36,9 @@ from lorecloud.backends.base import (
 )
 from lorecloud.backends.dashboard_schema import POSTGRES_MIGRATION  # dashboard (issue 7)
 from lorecloud.backends.share_schema import POSTGRES_MIGRATION as SHARES_POSTGRES_MIGRATION
+from lorecloud.blobs.base import BlobStore
+from lorecloud.blobs.db import DbBlobStore
+from lorecloud.limits import SharedLimits
 
 _LOCK_ID = 0x4C4F5245  # "LORE": serialises concurrent migrations of several processes
 
@@ -75,61 +84,27 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX sessions_usage ON sessions (account_id, deleted, stored_bytes)",
     ],
     SHARES_POSTGRES_MIGRATION,  # share links (issue 18): ciphertext, expiry, views
+    [  # blob stores (issue 21): a chunk row names its object instead of holding the bytes
+        "ALTER TABLE chunks ADD COLUMN blob_key TEXT",
+        "CREATE INDEX chunks_blob ON chunks (account_id, blob_key) WHERE blob_key IS NOT NULL",
+    ],
+    LIMITS_MIGRATION,  # issue 21: login and in-flight limits shared by every process
 ]
-
-_SESSION_SELECT = (
-    "SELECT s.session_id, s.origin_machine_id, COALESCE(m.name, ''), s.seq, s.generation, "
-    "s.chunk_count, s.chunk_sizes, s.stored_bytes, s.deleted, s.meta, s.info, s.updated_at "
-    "FROM sessions s LEFT JOIN machines m "
-    "ON m.account_id = s.account_id AND m.machine_id = s.origin_machine_id "
-)
-
-
-def _session_row(r: Any) -> SessionRow:
-    return SessionRow(
-        r[0], r[1], r[2], int(r[3]), r[4], r[5], json.loads(r[6]), int(r[7]), bool(r[8]),
-        json.loads(r[9]), bytes(r[10]) if r[10] is not None else None, r[11],
-    )
-
-
-class _Txn:
-    """PushTxn over the connection holding the account row lock."""
-
-    def __init__(self, conn: Any, account_id: str, session_id: str) -> None:
-        self.conn, self.account_id, self.session_id = conn, account_id, session_id
-        self.row: SessionRow | None = None
-
-    async def session(self) -> SessionRow | None:
-        r = await self.conn.fetchrow(
-            _SESSION_SELECT + "WHERE s.account_id = $1 AND s.session_id = $2",
-            self.account_id, self.session_id)
-        self.row = _session_row(r) if r else None
-        return self.row
-
-    async def chunks(self, generation: int, start: int, stop: int) -> list[bytes]:
-        rows = await self.conn.fetch(
-            "SELECT data FROM chunks WHERE account_id = $1 AND session_id = $2 "
-            "AND generation = $3 AND idx >= $4 AND idx < $5 ORDER BY idx",
-            self.account_id, self.session_id, generation, start, stop)
-        return [bytes(r[0]) for r in rows]
-
-    async def usage(self) -> Usage:
-        r = await self.conn.fetchrow(
-            "SELECT COUNT(*), COALESCE(SUM(stored_bytes), 0) FROM sessions "
-            "WHERE account_id = $1 AND NOT deleted", self.account_id)
-        return Usage(int(r[0]), int(r[1]))
-
 
 class PostgresBackend:
     """:class:`~lorecloud.backends.base.Backend` on PostgreSQL."""
 
     dialect = "postgres"  # dashboard (issue 7): picks the SQL of lorecloud/dashboard/queries.py
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, blobs: BlobStore | None = None) -> None:
         self._pool = pool
+        self.blobs: BlobStore = blobs or DbBlobStore()
+        #: rate limits every process on this database enforces together (issue 21)
+        self.limits: SharedLimits = PgLimits(pool)
 
     @classmethod
-    async def open(cls, dsn: str, *, max_size: int = 10) -> PostgresBackend:
+    async def open(cls, dsn: str, *, max_size: int = 10,
+                   blobs: BlobStore | None = None) -> PostgresBackend:
         """Connect a pool; BackendUnavailable with a one-line reason (no password)."""
         from lorecloud.backends.base import redact_url
 
@@ -140,11 +115,12 @@ class PostgresBackend:
             reason = str(exc).replace(dsn, redact_url(dsn)) or type(exc).__name__
             raise BackendUnavailable(
                 f"cannot connect to {redact_url(dsn)}: {reason}") from None
-        return cls(pool)
+        return cls(pool, blobs)
 
     async def close(self) -> None:
-        """Close the pool."""
+        """Close the pool and the blob store."""
         await self._pool.close()
+        await self.blobs.close()
 
     async def ping(self) -> None:
         """One trivial query."""
@@ -203,9 +179,14 @@ class PostgresBackend:
         return [(AccountRow(*r[:5]), Usage(int(r[5]), int(r[6]))) for r in rows]
 
     async def delete_account(self, account_id: str) -> bool:
-        """Delete the account; everything else cascades."""
-        status = await self._pool.execute(
-            "DELETE FROM accounts WHERE account_id = $1", account_id)
+        """Delete the account; everything else cascades; then its objects go."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            keys = [r[0] for r in await conn.fetch(
+                "SELECT blob_key FROM chunks WHERE account_id = $1 AND blob_key IS NOT NULL",
+                account_id)]
+            status = await conn.execute("DELETE FROM accounts WHERE account_id = $1",
+                                        account_id)
+        await self._sweep_quietly(account_id, keys)
         return bool(status != "DELETE 0")
 
     async def set_password(self, account_id: str, password_hash: str) -> None:
@@ -270,6 +251,13 @@ class PostgresBackend:
             account_id)
         return [MachineRow(r[0], r[1], r[2], int(r[3]), bool(r[4])) for r in rows]
 
+    async def rename_machine(self, account_id: str, machine_id: str, name: str) -> bool:
+        """Set the machine's name (sessions and the feed show it through the join)."""
+        status = await self._pool.execute(
+            "UPDATE machines SET name = $3 WHERE account_id = $1 AND machine_id = $2",
+            account_id, machine_id, name)
+        return bool(status != "UPDATE 0")
+
     # --- envelope ---------------------------------------------------------------------------
     async def get_envelope(self, account_id: str) -> tuple[str | None, int]:
         """Envelope text and version."""
@@ -308,14 +296,18 @@ class PostgresBackend:
         """Lock the account row, plan, write chunks and row with seq + 1, commit."""
         return (await self.commit_push_many(account_id, [(session_id, planner)], now))[0]
 
+    async def stage_chunks(self, account_id: str, chunks: list[bytes]) -> blobrows.Staged:
+        """Write the chunks' objects before the push transaction (nothing when inline)."""
+        return await blobrows.stage(self.blobs, account_id, chunks)
+
     async def commit_push_many(
-        self, account_id: str, items: list[PushItem], now: str
+        self, account_id: str, items: list[PushItem], now: str,
+        staged: blobrows.Staged | None = None,
     ) -> list[PushOutcome]:
         """Lock the account row once; each session in a savepoint (a nested transaction)."""
-        from lorecloud.backends._pg_push import apply_plan
-
         outcomes: list[PushOutcome] = []
         failed: Exception | None = None
+        dropped: list[str] = []
         async with self._pool.acquire() as conn, conn.transaction():
             seq = await conn.fetchval(
                 "SELECT seq FROM accounts WHERE account_id = $1 FOR UPDATE", account_id)
@@ -324,16 +316,24 @@ class PostgresBackend:
             for session_id, planner in items:
                 try:
                     async with conn.transaction():  # SAVEPOINT, rolled back on a raise
-                        txn = _Txn(conn, account_id, session_id)
+                        txn = chunkside.Txn(conn, account_id, session_id, self.blobs)
                         plan = await planner(txn)
-                        outcomes.append(
-                            await apply_plan(conn, account_id, session_id, txn.row, plan, now))
+                        outcomes.append(await chunkside.apply_plan(
+                            conn, txn, plan, now, staged, dropped))
                 except Exception as exc:
                     failed = exc
                     break
+        await self._sweep_quietly(account_id, dropped)
         if failed is not None:
             raise failed
         return outcomes
+
+    async def count_changes(self, account_id: str, since: int, exclude_machine: str) -> int:
+        """Feed rows after ``since`` for ``exclude_machine`` (a pull's progress total)."""
+        n = await self._pool.fetchval(
+            "SELECT COUNT(*) FROM sessions s WHERE s.account_id = $1 AND s.seq > $2 "
+            "AND (s.origin_machine_id <> $3 OR s.deleted)", account_id, since, exclude_machine)
+        return int(n or 0)
 
     async def changes(
         self, account_id: str, since: int, limit: int, exclude_machine: str
@@ -353,17 +353,31 @@ class PostgresBackend:
         return rows, max(since, int(top or 0)), False
 
     async def fetch_chunks(self, account_id: str, refs: list[ChunkRef]) -> list[bytes | None]:
-        """One query for all refs; None where absent."""
-        if not refs:
-            return []
-        rows = await self._pool.fetch(
-            "SELECT c.session_id, c.generation, c.idx, c.data FROM chunks c "
-            "JOIN unnest($2::text[], $3::int[], $4::int[]) AS r(sid, gen, idx) "
-            "ON c.session_id = r.sid AND c.generation = r.gen AND c.idx = r.idx "
-            "WHERE c.account_id = $1",
-            account_id, [r[0] for r in refs], [r[1] for r in refs], [r[2] for r in refs])
-        found = {(r[0], r[1], r[2]): bytes(r[3]) for r in rows}
-        return [found.get(ref) for ref in refs]
+        """Whole sealed chunks (from the rows or their objects); None where absent."""
+        return await blobrows.load(self.blobs, await self.chunk_sources(account_id, refs))
+
+    async def chunk_sources(
+        self, account_id: str, refs: list[ChunkRef]
+    ) -> list[blobrows.ChunkSource | None]:
+        """One query for all refs: inline bytes or object keys; None where absent."""
+        return await chunkside.chunk_sources(self._pool, account_id, refs)
+
+    async def sweep_blobs(self, account_id: str, keys: list[str]) -> int:
+        """Delete the objects among ``keys`` no chunk row references (account row lock)."""
+        return await chunkside.sweep(self._pool, self.blobs, account_id, keys)
+
+    async def _sweep_quietly(self, account_id: str, keys: list[str]) -> None:
+        await blobrows.sweep_quietly(self.sweep_blobs, self.blobs, account_id, keys)
+
+    async def inline_chunks(
+        self, after: tuple[str, str, int, int] | None, limit: int
+    ) -> list[InlineChunk]:
+        """Chunks still in the database, in key order (migrate-blobs)."""
+        return await chunkside.inline_chunks(self._pool, after, limit)
+
+    async def move_to_blob(self, chunk: InlineChunk, key: str) -> bool:
+        """Point the row at its object when it still holds those bytes."""
+        return await chunkside.move_to_blob(self._pool, chunk, key)
 
     async def tombstone(self, account_id: str, session_id: str, now: str) -> int | None:
         """Erase chunks and info; new seq from the locked account counter."""
@@ -380,13 +394,15 @@ class PostgresBackend:
             seq += 1
             await conn.execute("UPDATE accounts SET seq = $2 WHERE account_id = $1",
                                account_id, seq)
-            await conn.execute("DELETE FROM chunks WHERE account_id = $1 AND session_id = $2",
-                               account_id, session_id)
+            keys = [r[0] for r in await conn.fetch(
+                "DELETE FROM chunks WHERE account_id = $1 AND session_id = $2 "
+                "RETURNING blob_key", account_id, session_id) if r[0]]
             await conn.execute(
                 "UPDATE sessions SET deleted = TRUE, info = NULL, chunk_count = 0, "
                 "chunk_sizes = '[]', stored_bytes = 0, seq = $3, updated_at = $4 "
                 "WHERE account_id = $1 AND session_id = $2", account_id, session_id, seq, now)
-            return int(seq)
+        await self._sweep_quietly(account_id, keys)  # objects go only after the commit
+        return int(seq)
 
     async def reset_account(self, account_id: str, now: str, by: str) -> int:
         """Erase every session, chunk and the envelope; remember when and by whom."""
@@ -397,12 +413,15 @@ class PostgresBackend:
             live = await conn.fetchval(
                 "SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND NOT deleted",
                 account_id)
-            await conn.execute("DELETE FROM chunks WHERE account_id = $1", account_id)
+            keys = [r[0] for r in await conn.fetch(
+                "DELETE FROM chunks WHERE account_id = $1 RETURNING blob_key", account_id)
+                if r[0]]
             await conn.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
             # the version keeps counting: a stale conditional update can never match again
             await conn.execute(
                 "UPDATE accounts SET envelope = NULL, envelope_version = envelope_version + 1, "
                 "reset_at = $2, reset_by = $3 WHERE account_id = $1", account_id, now, by)
+        await self._sweep_quietly(account_id, keys)
         return int(live or 0)
 
     async def last_reset(self, account_id: str) -> tuple[str, str] | None:

@@ -21,12 +21,15 @@ from typing import Any
 
 import aiosqlite
 
+from lorecloud.backends import _blobrows as blobrows
+from lorecloud.backends import _sqlite_push as chunkside
 from lorecloud.backends._sqlite_push import commit_push_many, next_seq
 from lorecloud.backends.base import (
     AccountRow,
     BackendUnavailable,
     ChunkRef,
     DuplicateAccount,
+    InlineChunk,
     MachineRow,
     Planner,
     PushItem,
@@ -37,6 +40,9 @@ from lorecloud.backends.base import (
 )
 from lorecloud.backends.dashboard_schema import SQLITE_MIGRATION  # dashboard (issue 7)
 from lorecloud.backends.share_schema import SQLITE_MIGRATION as SHARES_SQLITE_MIGRATION
+from lorecloud.blobs.base import BlobStore
+from lorecloud.blobs.db import DbBlobStore
+from lorecloud.limits import LocalLimits, SharedLimits
 
 MIGRATIONS: list[list[str]] = [
     [
@@ -78,6 +84,10 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX sessions_usage ON sessions (account_id, deleted, stored_bytes)",
     ],
     SHARES_SQLITE_MIGRATION,  # share links (issue 18): ciphertext, expiry, views
+    [  # blob stores (issue 21): a chunk row names its object instead of holding the bytes
+        "ALTER TABLE chunks ADD COLUMN blob_key TEXT",
+        "CREATE INDEX chunks_blob ON chunks (account_id, blob_key) WHERE blob_key IS NOT NULL",
+    ],
 ]
 
 _SESSION_COLS = (
@@ -113,15 +123,19 @@ class SqliteBackend:
 
     dialect = "sqlite"  # dashboard (issue 7): picks the SQL of lorecloud/dashboard/queries.py
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection,
+                 blobs: BlobStore | None = None):
         self.path = path
+        self.blobs: BlobStore = blobs or DbBlobStore()
+        #: one serving process: the limits live in its memory
+        self.limits: SharedLimits = LocalLimits()
         self._w = writer
         self._r = reader
         self._wlock = asyncio.Lock()
         self._rlock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, data_dir: Path) -> SqliteBackend:
+    async def open(cls, data_dir: Path, blobs: BlobStore | None = None) -> SqliteBackend:
         """Open (creating) ``data_dir/lore.db``; BackendUnavailable with a clear reason."""
         path = data_dir / "lore.db"
         try:
@@ -136,12 +150,13 @@ class SqliteBackend:
                 await conn.execute("PRAGMA foreign_keys = ON")
         except (OSError, sqlite3.Error) as exc:
             raise BackendUnavailable(f"cannot open {path}: {exc}") from None
-        return cls(path, writer, reader)
+        return cls(path, writer, reader, blobs)
 
     async def close(self) -> None:
-        """Close both connections."""
+        """Close both connections and the blob store."""
         await self._w.close()
         await self._r.close()
+        await self.blobs.close()
 
     async def ping(self) -> None:
         """One trivial query."""
@@ -235,9 +250,13 @@ class SqliteBackend:
     async def delete_account(self, account_id: str) -> bool:
         """Delete the account; chunks, sessions, tokens and machines cascade."""
         async with self._write() as db:
-            await db.execute("DELETE FROM chunks WHERE account_id = ?", (account_id,))
+            async with db.execute("DELETE FROM chunks WHERE account_id = ? RETURNING blob_key",
+                                  (account_id,)) as c:
+                keys = [r[0] for r in await c.fetchall() if r[0]]
             cur = await db.execute("DELETE FROM accounts WHERE account_id = ?", (account_id,))
-            return cur.rowcount > 0
+            existed = cur.rowcount > 0
+        await self._sweep_quietly(account_id, keys)
+        return existed
 
     async def set_password(self, account_id: str, password_hash: str) -> None:
         """Store a new password hash."""
@@ -304,6 +323,14 @@ class SqliteBackend:
             (account_id,))
         return [MachineRow(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
+    async def rename_machine(self, account_id: str, machine_id: str, name: str) -> bool:
+        """Set the machine's name (sessions and the feed show it through the join)."""
+        async with self._write() as db:
+            cur = await db.execute(
+                "UPDATE machines SET name = ? WHERE account_id = ? AND machine_id = ?",
+                (name, account_id, machine_id))
+            return cur.rowcount > 0
+
     # --- envelope -----------------------------------------------------------------------
     async def get_envelope(self, account_id: str) -> tuple[str | None, int]:
         """Envelope text and version."""
@@ -343,15 +370,31 @@ class SqliteBackend:
         """BEGIN IMMEDIATE, plan, write chunks, bump the account counter, COMMIT."""
         return (await self.commit_push_many(account_id, [(session_id, planner)], now))[0]
 
+    async def stage_chunks(self, account_id: str, chunks: list[bytes]) -> blobrows.Staged:
+        """Write the chunks' objects before the push transaction (nothing when inline)."""
+        return await blobrows.stage(self.blobs, account_id, chunks)
+
     async def commit_push_many(
-        self, account_id: str, items: list[PushItem], now: str
+        self, account_id: str, items: list[PushItem], now: str,
+        staged: blobrows.Staged | None = None,
     ) -> list[PushOutcome]:
         """One BEGIN IMMEDIATE … COMMIT for the whole request, a SAVEPOINT per session."""
+        dropped: list[str] = []
         async with self._write() as db:
-            outcomes, failed = await commit_push_many(db, account_id, items, now)
+            outcomes, failed = await commit_push_many(db, account_id, items, now, self.blobs,
+                                                      staged, dropped)
+        await self._sweep_quietly(account_id, dropped)
         if failed is not None:
             raise failed
         return outcomes
+
+    async def count_changes(self, account_id: str, since: int, exclude_machine: str) -> int:
+        """Feed rows after ``since`` for ``exclude_machine`` (a pull's progress total)."""
+        r = await self._one(
+            "SELECT COUNT(*) FROM sessions s WHERE s.account_id = ? AND s.seq > ? "
+            "AND (s.origin_machine_id != ? OR s.deleted = 1)",
+            (account_id, since, exclude_machine))
+        return int(r[0]) if r else 0
 
     async def changes(
         self, account_id: str, since: int, limit: int, exclude_machine: str
@@ -371,16 +414,45 @@ class SqliteBackend:
         return rows, max(since, (top[0] if top else None) or 0), False
 
     async def fetch_chunks(self, account_id: str, refs: list[ChunkRef]) -> list[bytes | None]:
-        """Chunk bytes per ref, None where absent."""
-        out: list[bytes | None] = []
+        """Whole sealed chunks (from the rows or their objects); None where absent."""
+        return await blobrows.load(self.blobs, await self.chunk_sources(account_id, refs))
+
+    async def chunk_sources(
+        self, account_id: str, refs: list[ChunkRef]
+    ) -> list[blobrows.ChunkSource | None]:
+        """Inline bytes or object keys, in one read transaction; None where absent."""
         async with self._read() as db:
-            for sid, gen, idx in refs:
-                async with db.execute(
-                    "SELECT data FROM chunks WHERE account_id = ? AND session_id = ? "
-                    "AND generation = ? AND idx = ?", (account_id, sid, gen, idx)) as cur:
-                    r = await cur.fetchone()
-                out.append(bytes(r[0]) if r else None)
-        return out
+            return await chunkside.chunk_sources(db, account_id, refs)
+
+    async def sweep_blobs(self, account_id: str, keys: list[str]) -> int:
+        """Delete unreferenced objects among ``keys`` under the database write lock."""
+        wanted = sorted({k for k in keys if k})
+        if self.blobs.inline or not wanted:
+            return 0
+        async with self._write() as db:
+            live = await chunkside.referenced(db, account_id, wanted)
+            gone = [k for k in wanted if k not in live]
+            await self.blobs.delete(gone)
+        return len(gone)
+
+    async def _sweep_quietly(self, account_id: str, keys: list[str]) -> None:
+        await blobrows.sweep_quietly(self.sweep_blobs, self.blobs, account_id, keys)
+
+    async def inline_chunks(
+        self, after: tuple[str, str, int, int] | None, limit: int
+    ) -> list[InlineChunk]:
+        """Chunks still in the database, in key order (migrate-blobs)."""
+        async with self._read() as db:
+            return await chunkside.inline_chunks(db, after, limit)
+
+    async def move_to_blob(self, chunk: InlineChunk, key: str) -> bool:
+        """Point the row at its object when it still holds those bytes."""
+        async with self._write() as db:
+            cur = await db.execute(
+                "UPDATE chunks SET data = X'', blob_key = ? WHERE account_id = ? "
+                "AND session_id = ? AND generation = ? AND idx = ? AND blob_key IS NULL "
+                "AND data = ?", (key, *chunk.ref, chunk.data))
+            return cur.rowcount > 0
 
     async def tombstone(self, account_id: str, session_id: str, now: str) -> int | None:
         """Erase chunks and info; new seq from the account counter."""
@@ -394,13 +466,16 @@ class SqliteBackend:
             if r[1]:
                 return int(r[0])
             seq = await next_seq(db, account_id)
-            await db.execute("DELETE FROM chunks WHERE account_id = ? AND session_id = ?",
-                             (account_id, session_id))
+            async with db.execute(
+                "DELETE FROM chunks WHERE account_id = ? AND session_id = ? RETURNING blob_key",
+                (account_id, session_id)) as cur:
+                keys = [r[0] for r in await cur.fetchall() if r[0]]
             await db.execute(
                 "UPDATE sessions SET deleted = 1, info = NULL, chunk_count = 0, "
                 "chunk_sizes = '[]', stored_bytes = 0, seq = ?, updated_at = ? "
                 "WHERE account_id = ? AND session_id = ?", (seq, now, account_id, session_id))
-            return seq
+        await self._sweep_quietly(account_id, keys)  # objects go only after the commit
+        return seq
 
     async def reset_account(self, account_id: str, now: str, by: str) -> int:
         """Erase every session, chunk and the envelope; remember when and by whom."""
@@ -409,12 +484,15 @@ class SqliteBackend:
                 "SELECT COUNT(*) FROM sessions WHERE account_id = ? AND deleted = 0",
                 (account_id,)) as cur:
                 r = await cur.fetchone()
-            await db.execute("DELETE FROM chunks WHERE account_id = ?", (account_id,))
+            async with db.execute("DELETE FROM chunks WHERE account_id = ? RETURNING blob_key",
+                                  (account_id,)) as cur:
+                keys = [k[0] for k in await cur.fetchall() if k[0]]
             await db.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
             # the version keeps counting: a stale conditional update can never match again
             await db.execute(
                 "UPDATE accounts SET envelope = NULL, envelope_version = envelope_version + 1, "
                 "reset_at = ?, reset_by = ? WHERE account_id = ?", (now, by, account_id))
+        await self._sweep_quietly(account_id, keys)
         return int(r[0]) if r else 0
 
     async def last_reset(self, account_id: str) -> tuple[str, str] | None:

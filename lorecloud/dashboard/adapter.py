@@ -105,6 +105,17 @@ class ServiceDashboard:
         """SyncService.revoke_machine: the machine's tokens answer machine_revoked."""
         await self.service.revoke_machine(account_id, machine_id)
 
+    async def rename_machine(self, account_id: str, machine_id: str, name: str) -> str:
+        """lorecloud.machines.rename (the same rules as ``PUT /v1/machine``)."""
+        from lorecloud.machines import rename
+
+        try:
+            return (await rename(self.service, account_id, machine_id, name))["name"]
+        except ServiceError as exc:
+            if exc.status == 404:
+                raise NotFound(machine_id) from None
+            raise Rejected(exc.message) from None
+
     async def change_password(
         self, account_id: str, current: str, new: str, keep_hash: str
     ) -> None:

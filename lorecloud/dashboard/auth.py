@@ -8,17 +8,27 @@ with 403 before anything changes).
 from __future__ import annotations
 
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
+from lorecloud.admission import MAX_ANON_BODY
 from lorecloud.dashboard import security
 from lorecloud.dashboard.ports import BadCredentials, DashboardData, RateLimited, WebUser
 from lorecloud.dashboard.render import page
+from lorecloud.errors import ServiceError
+from lorecloud.routes import leased_body, peer_key
 
 DATA_KEY: Final = web.AppKey("lore_dashboard_data", object)
 _USER_KEY: Final = "lore_dashboard_user"
 _MAX_FORM_FIELD = 4096
+_MAX_FORM_FIELDS = 64
+#: the largest dashboard form of a signed-in user; the sign-in form gets the API's
+#: unauthenticated cap (lorecloud.admission.MAX_ANON_BODY)
+MAX_FORM_BODY: Final = 64 * 1024
+_REFUSED: Final = {503: "The server is busy", 429: "Too much at once",
+                   408: "The form arrived too slowly", 413: "The form is too large"}
 
 
 def data(request: web.Request) -> DashboardData:
@@ -80,16 +90,48 @@ def _forbidden(request: web.Request, user: WebUser | None) -> web.HTTPException:
     return web.HTTPForbidden(body=resp.body, content_type="text/html")
 
 
-async def _form(request: web.Request) -> MultiDictProxy[str]:
-    form = await request.post()
-    # only short text fields: no file uploads, nothing huge reaches a handler
-    out = {k: v for k, v in form.items() if isinstance(v, str) and len(v) <= _MAX_FORM_FIELD}
+class _Refused(web.HTTPException):
+    """An HTML error page with any status (busy 503/429, slow 408, too large 413)."""
+
+    def __init__(self, status: int, **kwargs: Any) -> None:
+        self.status_code = status
+        super().__init__(**kwargs)
+
+
+async def _form(request: web.Request, key: str, limit: int) -> MultiDictProxy[str]:
+    """The urlencoded form, read under the server's body budget of ``key``.
+
+    Like every API body (lorecloud/admission.py) its bytes are leased while they arrive:
+    past the budget the answer is 503/429 with Retry-After, a stalled body is 408, more
+    than ``limit`` bytes 413 — each an HTML page. Other content types (multipart: no
+    form here uploads files) read as an empty form, which then fails its CSRF check.
+    """
+    try:
+        raw = await leased_body(request, key, limit)
+    except ServiceError as exc:
+        user = request.get(_USER_KEY)
+        resp = error_page(request, user, exc.status, _REFUSED.get(exc.status, "Not accepted"),
+                          f"{exc.message[:1].upper()}{exc.message[1:]}. "
+                          "Go back and send the form again in a moment.")
+        headers = ({"Retry-After": str(exc.extra["retry_after"])}
+                   if "retry_after" in exc.extra else None)
+        raise _Refused(exc.status, body=resp.body, content_type="text/html",
+                       headers=headers) from None
+    if request.content_type != "application/x-www-form-urlencoded":
+        return MultiDictProxy(MultiDict())
+    try:
+        pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True,
+                          max_num_fields=_MAX_FORM_FIELDS)
+    except ValueError:
+        pairs = []
+    # only short text fields: nothing huge reaches a handler
+    out = {k: v for k, v in pairs if len(v) <= _MAX_FORM_FIELD}
     return MultiDictProxy(MultiDict(out))
 
 
 async def checked_form(request: web.Request, user: WebUser) -> MultiDictProxy[str]:
     """The posted form of a signed-in user, after the CSRF checks (403 otherwise)."""
-    form = await _form(request)
+    form = await _form(request, f"account:{user.account_id}", MAX_FORM_BODY)
     expected = request.get("lore_dashboard_csrf", "")
     if (
         security.cross_site_post(request)
@@ -128,7 +170,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 async def login_submit(request: web.Request) -> web.Response:
     """``POST /login``: check the password through SyncService, then set the cookie."""
-    form = await _form(request)
+    form = await _form(request, peer_key(request), MAX_ANON_BODY)
     cookie_csrf = security.read_cookie(request, security.LOGIN_CSRF_COOKIE)
     if (
         security.cross_site_post(request)

@@ -10,7 +10,7 @@ unlocks and reads sessions in the tab; every response carries ``security.SECURIT
 ``GET  /sessions``                   filters, sort, keyset pages
 ``GET  /sessions/{id}``              one session's metadata
 ``POST /sessions/{id}/delete``       confirm, then tombstone
-``GET  /machines``                   machines; ``POST /machines/{id}/revoke``
+``GET  /machines``                   machines; ``POST /machines/{id}/revoke|rename``
 ``GET  /account``                    plan, usage, storage by tool
 ``POST /account/password``           change the account password
 ``POST /account/delete-sessions``    confirm, then tombstone every session
@@ -89,6 +89,7 @@ def mount_dashboard(app: web.Application, port: DashboardData) -> None:
         ("POST", "/sessions/{session_id}/delete", views.delete_session, "session-delete"),
         ("GET", "/machines", views.machines_page, "machines"),
         ("POST", "/machines/{machine_id}/revoke", views.revoke_machine, "machine-revoke"),
+        ("POST", "/machines/{machine_id}/rename", views.rename_machine, "machine-rename"),
         ("GET", "/account", views.account_page, "account"),
         ("POST", "/account/password", views.change_password, "account-password"),
         ("POST", "/account/delete-sessions", views.delete_all_sessions, "account-delete"),

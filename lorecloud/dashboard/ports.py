@@ -75,6 +75,10 @@ class DashboardData(Protocol):
     async def revoke_machine(self, account_id: str, machine_id: str) -> None:
         """Sign a machine out: its tokens stop working (next call: machine_revoked)."""
 
+    async def rename_machine(self, account_id: str, machine_id: str, name: str) -> str:
+        """Rename a machine of the account -> the name kept (Rejected: unusable name,
+        NotFound: no such machine)."""
+
     async def change_password(
         self, account_id: str, current: str, new: str, keep_hash: str
     ) -> None:

@@ -83,7 +83,10 @@ async def create_from_dashboard(request: web.Request) -> web.StreamResponse:
         return await create_share(request.clone(rel_url=request.rel_url.with_query(query)),
                                   user.account_id)
     except ServiceError as exc:
-        return web.json_response(exc.body(), status=exc.status)
+        resp = web.json_response(exc.body(), status=exc.status)
+        if "retry_after" in exc.extra:
+            resp.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return resp
 
 
 async def shares_page(request: web.Request) -> web.Response:

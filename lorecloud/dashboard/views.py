@@ -40,6 +40,7 @@ DONE: Final = {
     "deleted_all": "All synced sessions were deleted from Lore Cloud. Every machine, the "
     "ones they were captured on too, removes them on its next pull.",
     "password": "Account password changed.",
+    "renamed": "Machine renamed. Other machines show the new name after their next pull.",
 }
 COLUMNS: Final = (
     ("started", "Started", ""),
@@ -103,8 +104,11 @@ async def sessions_page(request: web.Request) -> web.Response:
         rows = rows[-listing.limit :]  # the extra row is the one furthest back
     else:
         rows = rows[: listing.limit]
+    machines = await port.machines(user.account_id)
+    shown = {m["id"]: m.get("label") or m["name"] for m in machines}  # "vm (3f2b9c)"
     for row in rows:
         row["url"] = session_url(row["session_id"])
+        row["machine_name"] = shown.get(row.get("origin_machine_id"), row.get("machine_name"))
     ctx = base_context(request, user, "sessions")
     _flash(request, ctx)
     ctx.update(
@@ -115,7 +119,7 @@ async def sessions_page(request: web.Request) -> web.Response:
         sort=listing.sort,
         order=listing.order,
         tools=await port.tools(user.account_id),
-        machines=await port.machines(user.account_id),
+        machines=machines,
         columns=COLUMNS,
         sort_links=_sort_links(listing),
         **_page_links(listing, rows, more),
@@ -193,6 +197,7 @@ async def machines_page(request: web.Request) -> web.Response:
     machines = await data(request).machines(user.account_id)
     for machine in machines:
         machine["revoke_url"] = "/machines/" + quote(machine["id"], safe="") + "/revoke"
+        machine["rename_url"] = "/machines/" + quote(machine["id"], safe="") + "/rename"
     ctx = base_context(request, user, "machines")
     _flash(request, ctx)
     ctx["machines"] = machines
@@ -225,6 +230,21 @@ async def revoke_machine(request: web.Request) -> web.Response:
     except NotFound:
         raise _not_found(request, user) from None
     raise web.HTTPSeeOther("/machines?done=revoked")
+
+
+async def rename_machine(request: web.Request) -> web.Response:
+    """``POST /machines/{id}/rename``: give a machine of the account a new name."""
+    user = await require_user(request)
+    form = await checked_form(request, user)
+    machine_id = request.match_info["machine_id"]
+    try:
+        await data(request).rename_machine(user.account_id, machine_id, form.get("name", ""))
+    except NotFound:
+        raise _not_found(request, user) from None
+    except Rejected as exc:
+        return error_page(request, user, 400, "Not renamed",
+                          f"That name cannot be used: {exc}.")
+    raise web.HTTPSeeOther("/machines?done=renamed")
 
 
 async def _account_context(request: web.Request, user: WebUser) -> dict[str, Any]:

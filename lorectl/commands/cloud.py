@@ -49,7 +49,7 @@ def _account_options(func: Any) -> Any:
 
 
 def _login(server: str | None, email: str | None, password_stdin: bool, insecure_http: bool,
-           as_json: bool, *, register: bool) -> None:
+           as_json: bool, *, register: bool, machine_name: str | None = None) -> None:
     from lorectl.common import ask_secret, read_stdin_secret
     from lorectl.runner import PROMPT_PASSWORD, with_lore
     from lored.errors import UsageError
@@ -68,23 +68,34 @@ def _login(server: str | None, email: str | None, password_stdin: bool, insecure
     if not password:
         raise UsageError("the password is empty")
     doc = with_lore(settings, lambda lore: lore.login(
-        server, email, password, insecure_http=insecure_http, register=register))
+        server, email, password, insecure_http=insecure_http, register=register,
+        machine_name=machine_name))
     if as_json:
         emit_json(doc)
         return
     if register:
         click.echo(f"Created account {doc['email']}.")
+    name = doc.get("machine_name") or settings.machine_name
     click.echo(f"Logged in to {doc['server']} as {doc['email']} "
-               f"(machine {settings.machine_name}).")
+               f"(machine {name}, id {settings.machine_id[:8]}).")
+    others = int(doc.get("same_name") or 0)
+    if others:
+        click.echo(f"note: {_plural(others, 'other machine')} of this account "
+                   f"{'is' if others == 1 else 'are'} also called {name!r}; listings add "
+                   "an id fragment. Rename this one with `lorectl machine rename NAME`.",
+                   err=True)
 
 
 @click.command("login")
 @_account_options
+@click.option("--machine-name", metavar="NAME",
+              help="name this machine (default: config.toml's machine_name, the hostname)")
 @handle_errors
 def login_cmd(server: str | None, email: str | None, password_stdin: bool,
-              insecure_http: bool, as_json: bool) -> None:
+              insecure_http: bool, as_json: bool, machine_name: str | None) -> None:
     """Log in to Lore Cloud; registers this machine and stores its token (0600)."""
-    _login(server, email, password_stdin, insecure_http, as_json, register=False)
+    _login(server, email, password_stdin, insecure_http, as_json, register=False,
+           machine_name=machine_name)
 
 
 @click.command("register")
@@ -251,6 +262,8 @@ def render_status(doc: dict[str, Any]) -> str:
         ("Pending sync", local.get("pending_sync")),
         *([("Too large to sync", local["skipped_too_large"])]
           if local.get("skipped_too_large") else []),
+        *([("Indexing", f"{local['index_pending']} sessions pending")]
+          if local.get("index_pending") else []),
         ("Last sync", human_time(local.get("last_sync"))),
         ("Next auto-sync", human_time(nxt) if nxt else "Not scheduled"),
     ], indent=2))

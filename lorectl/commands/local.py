@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from lored.config import Settings
 
 T = TypeVar("T")
+#: `search` counts matches up to this many to say when its answer was cut
+SEARCH_COUNT_CAP = 1001
 
 
 def _with_lore(work: Callable[[Settings, Lore], Awaitable[T]]) -> T:
@@ -48,7 +50,12 @@ def _with_lore(work: Callable[[Settings, Lore], Awaitable[T]]) -> T:
 @handle_errors
 def import_cmd(tool: str | None, as_json: bool) -> None:
     """One capture pass over every enabled tool's files."""
-    report = _with_lore(lambda settings, lore: lore.import_all(tool))
+    from lorectl.runner import ProgressDisplay, stderr_tty
+
+    # a transient bar on stderr while the tools' files are read (a terminal only)
+    with ProgressDisplay(enabled=not as_json and stderr_tty()) as bar:
+        report = _with_lore(lambda settings, lore: lore.import_all(
+            tool, progress=bar.update))
     report.pop("changed", None)
     if as_json:
         emit_json(report)
@@ -70,10 +77,23 @@ def sessions_group() -> None:
     """Browse captured sessions (own and pulled)."""
 
 
-def _machine_label(row: SessionRow, settings: Settings) -> str:
+def _machine_label(row: SessionRow, settings: Settings, shared: set[str] | None = None
+                   ) -> str:
+    """"this machine", the origin's name, or ``vm (3f2b9c)`` when names in ``shared``
+    belong to several machines (seven cloud VMs all called vm)."""
     if row.origin_machine_id == settings.machine_id:
         return "this machine"
-    return row.origin_machine_name or row.origin_machine_id[:8]
+    name = row.origin_machine_name or row.origin_machine_id[:8]
+    return f"{name} ({row.origin_machine_id[:6]})" if shared and name in shared else name
+
+
+def _shared_names(rows: list[SessionRow], settings: Settings) -> set[str]:
+    """Names that more than one origin machine among ``rows`` (or this one) uses."""
+    owners: dict[str, set[str]] = {settings.machine_name: {settings.machine_id}}
+    for r in rows:
+        owners.setdefault(r.origin_machine_name or r.origin_machine_id[:8],
+                          set()).add(r.origin_machine_id)
+    return {name for name, ids in owners.items() if len(ids) > 1}
 
 
 def _add_deletion_commands() -> None:
@@ -114,20 +134,34 @@ def sessions_list(
     if not rows:
         click.echo("No sessions yet. Run `lorectl import` to capture them.")
         return
-    render.table(
-        ["ID", "TOOL", "PROJECT", "STARTED", "MSGS", "MACHINE", "TITLE"],
-        [
-            [_short_id(r.id), r.tool, render.truncate(r.project_path or "-", 40),
-             render.local_time(r.started_at), r.message_count, _machine_label(r, settings),
-             render.truncate(r.title or "", 50)]
-            for r in rows
-        ],
-    )
+    from lorectl.pager import paged
+
+    shared = _shared_names(rows, settings)
+    with paged():
+        # one line per session in the screen's width (80 when piped): the title and the
+        # project shrink first; ID is a prefix `sessions show` accepts
+        render.table(
+            ["ID", "TOOL", "STARTED", "MSGS", "MACHINE", "PROJECT", "TITLE"],
+            [
+                [_short_id(r.id), r.tool, render.short_time(r.started_at), r.message_count,
+                 render.truncate(_machine_label(r, settings, shared), 16),
+                 _project_name(r.project_path), r.title or ""]
+                for r in rows
+            ],
+            flex=[6, 5],
+        )
 
 
 def _short_id(session_id: str) -> str:
-    tool, _, native = session_id.partition(":")
-    return f"{tool}:{native[:12]}" if len(native) > 12 else session_id
+    """The native id's first 8 characters (a prefix `sessions show` resolves)."""
+    _, _, native = session_id.partition(":")
+    return (native or session_id)[:8]
+
+
+def _project_name(path: str | None) -> str:
+    from pathlib import PurePath
+
+    return PurePath(path).name if path else "-"
 
 
 def _message_json(m: Message) -> dict[str, Any]:
@@ -143,7 +177,6 @@ def _message_json(m: Message) -> dict[str, Any]:
 @handle_errors
 def sessions_show(session_id: str, as_json: bool) -> None:
     """Show one session and its messages (a unique id prefix is enough)."""
-    from lorectl import render
 
     async def work(settings: Settings, lore: Lore
                    ) -> tuple[SessionRow, list[Message], str | None]:
@@ -154,6 +187,15 @@ def sessions_show(session_id: str, as_json: bool) -> None:
         emit_json({**row.to_json(), "forked_from": parent,
                    "messages": [_message_json(m) for m in messages]})
         return
+    from lorectl.pager import paged
+
+    with paged():
+        _show_text(row, messages, parent)
+
+
+def _show_text(row: SessionRow, messages: list[Message], parent: str | None) -> None:
+    from lorectl import render
+
     out = sys.stdout
     out.write(render.key_values([
         ("Session", row.id),
@@ -235,19 +277,28 @@ def search_cmd(
     from lorectl import render
 
     text = " ".join(query)
-    hits = _with_lore(lambda settings, lore: lore.search(
-        text, tool=tool, project=project, machine=machine, limit=limit))
     if as_json:
-        emit_json(hits)
+        emit_json(_with_lore(lambda settings, lore: lore.search(
+            text, tool=tool, project=project, machine=machine, limit=limit)))
         return
+    hits, total = _with_lore(lambda settings, lore: lore.search_counted(
+        text, tool=tool, project=project, machine=machine, limit=limit,
+        count_up_to=SEARCH_COUNT_CAP))
     if not hits:
         click.echo(f"No messages match {text!r}.")
         return
-    render.table(
-        ["SESSION", "ROLE", "TIME", "SNIPPET"],
-        [[_short_id(h["session_id"]), h["role"], render.local_time(h["timestamp"]),
-          render.truncate(h["snippet"], 80)] for h in hits],
-    )
+    from lorectl.pager import paged
+
+    with paged():
+        render.table(
+            ["SESSION", "ROLE", "TIME", "SNIPPET"],
+            [[_short_id(h["session_id"]), h["role"], render.short_time(h["timestamp"]),
+              h["snippet"]] for h in hits],
+            flex=[3],
+        )
+        if total > len(hits):
+            of = f"{total}" if total < SEARCH_COUNT_CAP else f"more than {SEARCH_COUNT_CAP - 1}"
+            click.echo(f"showing {len(hits)} of {of} — use --limit N for more")
 
 
 # --- config ----------------------------------------------------------------------------

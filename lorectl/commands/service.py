@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -73,6 +74,41 @@ def _run(cmd: list[str], *, check: bool = True) -> subprocess.CompletedProcess[s
     return proc
 
 
+def _write(path: Path, content: bytes) -> None:
+    """Atomically: a temporary file, then rename (readers never see half a unit)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(content)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+#: what to tell someone whose machine has no user service manager
+BY_HAND = ("run `lored` by hand instead (it stays in the foreground: `nohup lored >/dev/null "
+           "2>&1 &`, or a line in your shell's profile or your own supervisor); "
+           "`lorectl service install --print` shows the unit")
+
+
+def _preflight(m: Manager) -> None:
+    """Refuse (LoreError) when the service manager cannot take a user service here."""
+    if m.name != "systemd":  # launchd: every macOS login has a GUI domain
+        if shutil.which("launchctl") is None:
+            raise LoreError("`launchctl` is not available on this machine", hint=BY_HAND)
+        return
+    cmd = ["systemctl", "--user", "show-environment"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+    except FileNotFoundError:
+        raise LoreError(f"`{cmd[0]}` is not available on this machine",
+                        hint=BY_HAND) from None
+    except subprocess.TimeoutExpired:
+        raise LoreError(f"`{' '.join(cmd)}` did not answer", hint=BY_HAND) from None
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        why = detail[-1] if detail else f"exit {proc.returncode}"
+        raise LoreError(f"no systemd user manager is running for this user ({why}); "
+                        "nothing was installed", hint=BY_HAND)
+
+
 def _default_kind() -> str:
     return "launchd" if sys.platform == "darwin" else "systemd"
 
@@ -98,6 +134,7 @@ def install_cmd(print_only: bool, manager: str | None) -> None:
     if print_only:
         click.echo(m.content.decode(), nl=False)
         return
+    _preflight(m)  # before anything is written: no user manager means nothing changes
     running = _daemon_health()
     if running is not None:
         click.echo(f"note: a lored is already running (pid {running.get('pid')}); the service "
@@ -107,13 +144,20 @@ def install_cmd(print_only: bool, manager: str | None) -> None:
         units.launchd_log_dir(m.path.parents[2]).mkdir(parents=True, exist_ok=True)
         for cmd in m.stop:  # re-install: unload the old agent first; absence is fine
             _run(cmd, check=False)
-    tmp = m.path.with_name(m.path.name + ".tmp")
-    tmp.write_bytes(m.content)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, m.path)
+    previous = m.path.read_bytes() if m.path.exists() else None
+    _write(m.path, m.content)
+    try:
+        for cmd in m.start:
+            _run(cmd)
+    except LoreError:
+        # the manager refused to start it: put back what was there (or nothing), so a
+        # failed install leaves no unit behind that a later login would half-start
+        if previous is None:
+            m.path.unlink(missing_ok=True)
+        else:
+            _write(m.path, previous)
+        raise
     click.echo(f"wrote {m.path}")
-    for cmd in m.start:
-        _run(cmd)
     click.echo(f"started lored under {m.name}")
     if m.name == "systemd":
         user = os.environ.get("USER") or os.environ.get("LOGNAME") or "$USER"

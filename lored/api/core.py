@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self
 
@@ -47,6 +47,12 @@ class LoreCore:
         self._engine: SyncEngine | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._creds = load_creds_or_none(settings)
+        store.parse_pending = self._parse_pending  # readers of messages wait for a pull's
+
+    async def _parse_pending(self, only: Sequence[str] | None) -> int:
+        from lored.capture.deferred import parse_pending
+
+        return await parse_pending(self.store, only=only)
 
     @classmethod
     async def open(cls, settings: Settings, *, secrets: SecretProvider | None = None,
@@ -110,16 +116,35 @@ class LoreCore:
 
     # --- capture ----------------------------------------------------------------------
     async def import_all(self, tool: str | None = None, *,
-                         only: Collection[str] | None = None) -> dict[str, Any]:
-        """One capture pass (CLI.md import JSON); ``only`` limits it to these files."""
+                         only: Collection[str] | None = None,
+                         progress: ProgressFn | None = None,
+                         defer_messages: bool = False) -> dict[str, Any]:
+        """One capture pass (CLI.md import JSON); ``only`` limits it to these files;
+        ``progress`` gets ``{"event": "import", "tool", "done", "total"}``.
+
+        ``defer_messages``: leave the message rows of JSONL sessions to the deferred
+        parse (``lorectl import``: the sessions are listed and pushable at once; search
+        and ``sessions show`` build what they need, lored does the rest in the background).
+        """
         from lored.capture.importer import import_all
 
-        report = await import_all(self.store, self.settings, tool=tool, only=only)
+        report = await import_all(self.store, self.settings, tool=tool, only=only,
+                                  progress=progress, defer_messages=defer_messages)
         doc: dict[str, Any] = report.to_json()
         doc["changed"] = list(report.changed)
         if report.bad_records:  # only when some were skipped (CLI.md: more keys may come)
             doc["bad_records"] = report.bad_records
         return doc
+
+    async def catch_up_index(self) -> tuple[int, int]:
+        """The deferred work: parse pulled sessions, then index new messages for search.
+
+        Returns (sessions parsed, messages indexed). The daemon runs it in the background
+        after each cycle and at start-up; ``search`` waits for it.
+        """
+        from lored.capture.deferred import catch_up
+
+        return await catch_up(self.store)
 
     # --- sync -------------------------------------------------------------------------
     async def push(self, *, dry_run: bool = False, progress: ProgressFn | None = None
@@ -181,8 +206,13 @@ class LoreCore:
 
     # --- account ----------------------------------------------------------------------
     async def login(self, server_url: str, email: str, password: str, *,
-                    insecure_http: bool = False, register: bool = False) -> dict[str, Any]:
-        """Log this machine in (optionally registering first); stores the token (0600)."""
+                    insecure_http: bool = False, register: bool = False,
+                    machine_name: str | None = None) -> dict[str, Any]:
+        """Log this machine in (optionally registering first); stores the token (0600).
+
+        ``machine_name`` renames this machine first (kept in config.toml). The answer
+        says how many other machines of the account share its name (``same_name``).
+        """
         from lored.crypto.keycache import delete_key, load_key
         from lored.sync.credentials import save_credentials
         from lored.sync.http import HttpRemote, check_url
@@ -193,6 +223,8 @@ class LoreCore:
         else:
             url = check_url(server_url, insecure_http=insecure_http)
             remote = HttpRemote(url, insecure_http=insecure_http)
+        if machine_name is not None:
+            self._set_machine_name(machine_name)
         try:
             if register:
                 await remote.register(email, password)
@@ -215,9 +247,33 @@ class LoreCore:
         if self._remote is not None and self._remote is not self._injected:
             await self._remote.close()
         self._remote, self._engine, self._creds = remote, None, creds
+        answer = getattr(remote, "login_answer", None) or {}
         return {"email": creds.email, "account_id": creds.account_id,
                 "server": creds.server_url, "machine_id": self.settings.machine_id,
-                "registered": register}
+                "machine_name": self.settings.machine_name, "registered": register,
+                "same_name": int(answer.get("same_name") or 0)}
+
+    def _set_machine_name(self, name: str) -> str:
+        """Check and keep a new machine name in config.toml (1..64 printable characters)."""
+        cleaned = " ".join("".join(ch for ch in name if ch.isprintable()).split())
+        if not cleaned or len(cleaned) > 64:
+            from lored.errors import UsageError
+
+            raise UsageError(f"{name!r} is not a usable machine name",
+                             hint="give 1 to 64 printable characters, e.g. laptop or vm-build-2")
+        update_config(self.settings.paths, {"machine_name": cleaned})
+        self.settings.machine_name = cleaned
+        return cleaned
+
+    async def rename_machine(self, name: str) -> dict[str, Any]:
+        """Rename this machine here and, when logged in, on Lore Cloud -> ``{id, name,
+        server}`` (``server`` false when not logged in: the next login sends it)."""
+        cleaned = self._set_machine_name(name)
+        if self._creds is None:
+            return {"id": self.settings.machine_id, "name": cleaned, "server": False}
+        doc = await self._get_remote().rename_machine(cleaned)
+        return {"id": self.settings.machine_id, "name": str(doc.get("name") or cleaned),
+                "server": True}
 
     async def logout(self) -> dict[str, Any]:
         """Revoke the token if the server answers; delete token and cached key (sessions stay)."""
@@ -249,6 +305,7 @@ class LoreCore:
     async def status(self, *, daemon: dict[str, Any] | None = None) -> dict[str, Any]:
         """CLI.md's status document; the cloud part degrades to an error when unreachable."""
         total, pending = await self.store.counts()
+        backlog = await self.store.index_backlog()
         too_large = await self._skipped_too_large()
         times = [await self.store.kv_get(k) for k in ("last_sync_at", "last_push_at",
                                                        "last_pull_at")]
@@ -263,6 +320,8 @@ class LoreCore:
                 "total_sessions": total,
                 "pending_sync": max(0, pending - too_large),
                 "skipped_too_large": too_large,
+                # sessions whose messages or search index are still being built
+                "index_pending": backlog,
                 "last_sync": max((t for t in times if t), default=None),
                 "next_auto_sync": (daemon.get("next_auto_sync")
                                    if running and key_id is not None else None),

@@ -59,15 +59,23 @@ class Lore(LoreCore):
     async def show_session(self, id_or_prefix: str
                            ) -> tuple[SessionRow, list[Message], str | None]:
         """One session (a unique id prefix is enough), its messages, and its fork parent."""
+        from lored.capture.deferred import parse_pending
         from lored.capture.forks import forked_from
 
         row = await self.store.find_session(id_or_prefix)
+        if await parse_pending(self.store, only=[row.id]):  # pulled, not parsed yet
+            row = await self.store.find_session(row.id)
         parent = forked_from(await self.store.load_payload(row.id)) if "@" in row.id else None
         return row, await self.store.messages(row.id), parent
 
     async def search(self, text: str, *, tool: str | None = None, project: str | None = None,
                      machine: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Full-text hits (CLI.md search JSON), best first, optionally filtered."""
+        """Full-text hits (CLI.md search JSON), best first, optionally filtered.
+
+        Waits for the deferred work first (sessions pulled but not parsed yet, messages
+        not indexed yet), so a search finds everything stored when it was asked.
+        """
+        await self.catch_up_index()
         if not any((tool, project, machine)):
             return await self.store.search(text, limit=limit)
         # the store ranks over all sessions; keep the best hits of the chosen ones
@@ -75,6 +83,15 @@ class Lore(LoreCore):
                                                                 machine=machine)}
         hits = await self.store.search(text, limit=max(limit * 20, 1000))
         return [h for h in hits if h["session_id"] in allowed][:limit]
+
+    async def search_counted(self, text: str, *, tool: str | None = None,
+                             project: str | None = None, machine: str | None = None,
+                             limit: int = 50, count_up_to: int = 1001
+                             ) -> tuple[list[dict[str, Any]], int]:
+        """The best ``limit`` hits and how many match (counted up to ``count_up_to``)."""
+        hits = await self.search(text, tool=tool, project=project, machine=machine,
+                                 limit=max(limit, count_up_to))
+        return hits[:limit], len(hits)
 
     async def restore_session(self, session_id: str, *, to: str | None = None,
                               force: bool = False) -> RestoreResult:

@@ -99,6 +99,7 @@ _ISO_FIX = re.compile(r"(\.\d{1,6})\d*")
 
 
 _PLAUSIBLE_FROM, _PLAUSIBLE_TO = 2000, 2200
+_CANONICAL = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.\d{3}Z", re.ASCII)
 
 
 def norm_ts(value: Any) -> str | None:
@@ -107,6 +108,15 @@ def norm_ts(value: Any) -> str | None:
     Accepts ISO strings (``Z``, offsets, or naive = UTC) and epoch numbers in seconds
     or milliseconds. One format everywhere keeps string sorting equal to time order.
     """
+    if isinstance(value, str) and (canon := _CANONICAL.fullmatch(value)):
+        # already the canonical form (most transcripts): just check it is a real time
+        y, mo, d, h, mi, s = map(int, canon.groups())
+        if _PLAUSIBLE_FROM <= y <= _PLAUSIBLE_TO:
+            try:
+                datetime(y, mo, d, h, mi, s)
+            except ValueError:
+                return None
+            return value
     dt: datetime | None = None
     if isinstance(value, bool):
         return None

@@ -109,13 +109,21 @@ async def import_all(
     tool: str | None = None,
     env: Mapping[str, str] | None = None,
     only: Collection[str] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    defer_messages: bool = False,
 ) -> ImportReport:
     """Run one capture pass over every enabled tool (or just ``tool``) and return counts.
+
+    ``defer_messages`` (a bulk ``lorectl import``) stores the sessions of append-only
+    files (JSONL) with their metadata and payload but leaves their message rows to the
+    deferred parse (:mod:`lored.capture.deferred`), as a pull does: encoding and writing
+    the messages is a third of an import's work, and nothing but reading them needs it.
 
     ``env`` defaults to ``os.environ`` (HOME, CLAUDE_CONFIG_DIR, CODEX_HOME, …).
     ``only`` limits the pass to sources whose files are among these paths (the watcher's
     targeted import). Raises UsageError for an unknown ``tool``; everything else that goes
-    wrong is recorded in ``report.errors`` with its path.
+    wrong is recorded in ``report.errors`` with its path. ``progress`` gets
+    ``{"event": "import", "tool", "done", "total"}`` as each tool's files are read.
     """
     ctx = Context(
         settings,
@@ -142,14 +150,18 @@ async def import_all(
                 await pipe.drain()
                 report.error(f"<{name}>", exc)
                 continue
-            for src in found:
+            for done, src in enumerate(found, start=1):
+                if progress is not None:
+                    progress({"event": "import", "tool": name, "done": done,
+                              "total": len(found)})
                 if wanted is not None and not _touched(src.files, wanted):
                     continue
                 if src.append and _unchanged(seen, src):
                     report.unchanged += 1
                     continue
                 if src.append:
-                    await pipe.add(src, functools.partial(_plan_append, store, settings, src))
+                    await pipe.add(src, functools.partial(_plan_append, store, settings, src,
+                                                          defer=defer_messages))
                     continue
                 await pipe.drain()
                 try:
@@ -364,10 +376,11 @@ async def _local_redact(
     return redact_parsed(redactor, parsed), red
 
 
-async def _prepare_capture(parsed: ParsedSession, payload: bytes) -> PreparedCapture:
+async def _prepare_capture(parsed: ParsedSession, payload: bytes, defer: bool = False
+                           ) -> PreparedCapture:
     if len(payload) > _PREPARE_THREAD_THRESHOLD:
-        return await asyncio.to_thread(prepare_capture, parsed, payload)
-    return prepare_capture(parsed, payload)
+        return await asyncio.to_thread(prepare_capture, parsed, payload, defer)
+    return prepare_capture(parsed, payload, defer)
 
 
 def _save(
@@ -403,16 +416,17 @@ def _save_source(store: Store, source: SourceState, *, unchanged: bool = False) 
 
 
 async def _plan_append(
-    store: Store, settings: Settings, src: Source, report: ImportReport
+    store: Store, settings: Settings, src: Source, report: ImportReport, *, defer: bool = False
 ) -> _Plan:
     plan = _Plan({src.key, *(str(f) for f in src.files)})
+    prev = await store.get_source(src.key)  # read once: both paths below need it
     if src.tool == claude.TOOL:
-        agents = await _plan_with_agents(store, settings, src, report, plan)
+        agents = await _plan_with_agents(store, settings, src, report, plan, prev,
+                                         defer=defer)
         if agents is not None:
             return agents
     path = str(src.files[0])
     st = os.stat(path)
-    prev = await store.get_source(src.key)
     if prev is not None:
         plan.keys.add(prev.session_id)
     if prev is not None and (prev.size, prev.mtime_ns, prev.inode) == (
@@ -460,7 +474,7 @@ async def _plan_append(
         plan.commit = _save_source(store, source)
         return plan
     parsed, payload = await _local_redact(settings, parsed, payload)
-    prepared = await _prepare_capture(parsed, payload)
+    prepared = await _prepare_capture(parsed, payload, defer)
     plan.commit = _save(store, settings, parsed, payload, source, prepared)
     return plan
 
@@ -488,7 +502,8 @@ async def _grown_payload(
 
 
 async def _plan_with_agents(
-    store: Store, settings: Settings, src: Source, report: ImportReport, plan: _Plan
+    store: Store, settings: Settings, src: Source, report: ImportReport, plan: _Plan,
+    prev: SourceState | None, *, defer: bool = False,
 ) -> _Plan | None:
     """A Claude Code session with sub-agent files: its plan when handled here.
 
@@ -499,7 +514,6 @@ async def _plan_with_agents(
     agents (never had any), forks and other machines' sessions go the ordinary way.
     """
     main = src.files[0]
-    prev = await store.get_source(src.key)
     if prev is not None:
         plan.keys.add(prev.session_id)
     if prev is not None and forks.is_own_fork(prev.session_id, settings.machine_id):
@@ -511,7 +525,7 @@ async def _plan_with_agents(
         except FileNotFoundError:
             if f == main:
                 raise
-    rows = {f: await store.get_source(str(f)) for f in stats}
+    rows = {f: prev if str(f) == src.key else await store.get_source(str(f)) for f in stats}
     if all(
         (r := rows[f]) is not None and r.session_id and (r.size, r.mtime_ns, r.inode)
         == (st.st_size, st.st_mtime_ns, st.st_ino) for f, st in stats.items()
@@ -553,7 +567,7 @@ async def _plan_with_agents(
         for f, st in stats.items() if f != main
     ]
     parsed, payload = await _local_redact(settings, parsed, payload)
-    prepared = await _prepare_capture(parsed, payload)
+    prepared = await _prepare_capture(parsed, payload, defer)
     plan.commit = _save(store, settings, parsed, payload, source, prepared, agents)
     return plan
 

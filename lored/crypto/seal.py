@@ -93,6 +93,22 @@ def seal(
 
 def open_sealed(data_key: SecretBytes, sealed: bytes, ad: bytes, *, max_size: int) -> bytes:
     """Authenticate, decrypt and decompress; CorruptData on any failure."""
+    compressed, _ = open_compressed(data_key, sealed, ad, max_size=max_size)
+    try:
+        out: bytes = _decompressor().decompress(compressed)
+    except zstandard.ZstdError:
+        raise CorruptData("sealed data does not decompress") from None
+    return out
+
+
+def open_compressed(
+    data_key: SecretBytes, sealed: bytes, ad: bytes, *, max_size: int
+) -> tuple[bytes, int]:
+    """Authenticate and decrypt, leaving the zstd frame compressed: (frame, content size).
+
+    The frame's declared size is checked against ``max_size`` (no zip bombs); a pull
+    stores the frame as it is and decompresses it only when the payload is read.
+    """
     if len(sealed) < OVERHEAD or sealed[0] != FORMAT_V1:
         raise CorruptData("sealed data is truncated or has an unknown format")
     nonce, ct = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
@@ -106,11 +122,7 @@ def open_sealed(data_key: SecretBytes, sealed: bytes, ad: bytes, *, max_size: in
         raise CorruptData("sealed data holds no valid zstd frame") from None
     if size < 0 or size > max_size:
         raise CorruptData("sealed data declares an impossible size")
-    try:
-        out: bytes = _decompressor().decompress(compressed)
-    except zstandard.ZstdError:
-        raise CorruptData("sealed data does not decompress") from None
-    return out
+    return compressed, size
 
 
 def seal_chunk(data_key: SecretBytes, data: bytes, binding: Binding, index: int) -> bytes:
@@ -123,6 +135,13 @@ def seal_chunk(data_key: SecretBytes, data: bytes, binding: Binding, index: int)
 def open_chunk(data_key: SecretBytes, sealed: bytes, binding: Binding, index: int) -> bytes:
     """Open a chunk sealed for exactly this account/session/origin/generation/index."""
     return open_sealed(data_key, sealed, binding.chunk_ad(index), max_size=MAX_CHUNK_BYTES)
+
+
+def open_chunk_frame(
+    data_key: SecretBytes, sealed: bytes, binding: Binding, index: int
+) -> tuple[bytes, int]:
+    """:func:`open_chunk` without the decompression: (zstd frame, plaintext size)."""
+    return open_compressed(data_key, sealed, binding.chunk_ad(index), max_size=MAX_CHUNK_BYTES)
 
 
 def seal_info(

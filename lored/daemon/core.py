@@ -78,6 +78,7 @@ class Daemon:
         self._startup: asyncio.Task[None] | None = None
         self._stamps = self._file_stamps()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._index_again = False  # deferred work was asked for while it ran
 
     # -- lifecycle ------------------------------------------------------------------
     async def run(self) -> int:
@@ -170,6 +171,7 @@ class Daemon:
                 log.warning("import_failed", error=err.message)
         log.info("capture_ready", watching=self.watcher is not None,
                  seconds=round(time.monotonic() - started, 3))
+        self._index_later()  # what an earlier run left (a pull's deferred parse, a crash)
 
     async def _watchdog(self) -> None:
         interval = self.notifier.watchdog_interval() or 30.0
@@ -209,24 +211,31 @@ class Daemon:
             self.scheduler.changes_seen()
 
     def _index_later(self) -> None:
-        """Catch the full-text index up in the background (capture and pull skip it)."""
-        if self.lore is None or any(t.get_name() == "fts-index" for t in self._tasks):
+        """Do the deferred work in the background: parse pulled sessions, then catch the
+        full-text index up (capture and pull skip both). A request while it runs makes
+        it go round once more, so nothing stored meanwhile waits for the next trigger."""
+        if self.lore is None:
+            return
+        self._index_again = True
+        if any(t.get_name() == "fts-index" for t in self._tasks):
             return
         task = asyncio.get_running_loop().create_task(self._index(), name="fts-index")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _index(self) -> None:
-        lore = self.lore
-        if lore is None:
-            return
-        try:
-            indexed = await lore.store.index_pending()
-        except Exception as exc:  # search catches up itself; never take the daemon down
-            log.warning("index_failed", error=str(exc))
-            return
-        if indexed:
-            log.debug("indexed", messages=indexed)
+        while self._index_again:
+            self._index_again = False
+            lore = self.lore
+            if lore is None:
+                return
+            try:
+                parsed, indexed = await lore.catch_up_index()
+            except Exception as exc:  # search catches up itself; never take the daemon down
+                log.warning("index_failed", error=str(exc))
+                return
+            if parsed or indexed:
+                log.debug("indexed", sessions=parsed, messages=indexed)
 
     # -- cycles -----------------------------------------------------------------------
     async def _fire(self, reason: str) -> None:
@@ -270,7 +279,8 @@ class Daemon:
         else:
             log.error("cycle", **fields, error=type(error).__name__, exc_info=error)
         if self.scheduler is not None and not cycle.kind.dry_run:
-            self.scheduler.cycle_finished(error is None)
+            wait = getattr(error, "retry_after", None)  # ServerBusy / RateLimited
+            self.scheduler.cycle_finished(error is None, retry_after=wait)
         if error is None:
             self._index_later()
         self.notifier.status(self._status_line())

@@ -54,19 +54,25 @@ def after_cycle(
     interval: float,
     rand: float,
     policy: BackoffPolicy = BackoffPolicy(),  # noqa: B008 - frozen, shared safely
+    retry_after: float | None = None,
 ) -> tuple[BackoffState, float]:
     """The next backoff state and the delay (seconds) until the next automatic cycle.
 
     ``rand`` is a uniform sample from [0, 1) supplied by the caller (keeps this pure).
     On success the delay is the configured interval; on the n-th consecutive failure it
-    is ``base * factor**(n-1)`` ± jitter, capped at ``policy.cap`` after jitter.
+    is ``base * factor**(n-1)`` ± jitter, capped at ``policy.cap`` after jitter, and never
+    sooner than the server's ``retry_after`` (a busy server's Retry-After, itself capped
+    at ``policy.cap`` so a hostile answer cannot stop syncing for days).
     """
     if ok:
         return BackoffState(0), float(interval)
     failures = state.failures + 1
     raw = policy.base * policy.factor ** min(failures - 1, 32)  # min(): no float overflow
     jittered = raw * (1.0 + policy.jitter * (2.0 * rand - 1.0))
-    return BackoffState(failures), max(1.0, min(jittered, policy.cap))
+    delay = max(1.0, min(jittered, policy.cap))
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, min(retry_after * (1.0 + policy.jitter * rand), policy.cap))
+    return BackoffState(failures), delay
 
 
 def debounce_due(
@@ -178,15 +184,17 @@ class SyncScheduler:
         if self._sched.get_job(AUTO_JOB):
             self._sched.modify_job(AUTO_JOB, next_run_time=self._at(self.interval))
 
-    def cycle_finished(self, ok: bool) -> float:
+    def cycle_finished(self, ok: bool, retry_after: float | None = None) -> float:
         """Feed a finished cycle's outcome to the backoff; returns the new delay.
 
-        After a failure the interval job is moved to ``now + backoff``; after a success
-        that ends a failure streak it is moved back to ``now + interval``.
+        After a failure the interval job is moved to ``now + backoff`` (at least the
+        server's ``retry_after`` when it answered busy); after a success that ends a
+        failure streak it is moved back to ``now + interval``.
         """
         was_failing = self.backoff.failures > 0
         self.backoff, delay = after_cycle(
-            self.backoff, ok, interval=self.interval, rand=self._rng(), policy=self.policy
+            self.backoff, ok, interval=self.interval, rand=self._rng(), policy=self.policy,
+            retry_after=retry_after,
         )
         if (not ok or was_failing) and not self.paused and self._sched.get_job(AUTO_JOB):
             self._sched.modify_job(AUTO_JOB, next_run_time=self._at(delay))

@@ -19,7 +19,7 @@ from typing import Any
 from lored.capture._common import norm_ts
 from lored.capture.projects import git_remote, normalise_remote
 from lored.secrets.redact import Redactor
-from lored.store.db import fts_query
+from lored.store.db import decompress, fts_query
 
 MAX_TEXT = 4000  # characters of one message in get_session
 MAX_LIMIT = {"search": 50, "list": 100, "messages": 200}
@@ -111,6 +111,33 @@ class Archive:
             raise ArchiveError(f"no Lore archive at {db_file}; run `lorectl import` first")
         self.db = sqlite3.connect(f"{db_file.absolute().as_uri()}?mode=ro", uri=True,
                                   timeout=5, check_same_thread=False)
+        self._parsed: dict[str, list[Any]] = {}  # messages parsed here (never written)
+
+    def _pending(self, where: str = "1", params: list[Any] | tuple[Any, ...] = ()
+                 ) -> list[Any]:
+        """Sessions whose messages are not built yet (a pull's or a bulk import's
+        deferred parse): rows of ``_COLS``."""
+        try:
+            return self.db.execute(f"SELECT {self._COLS} FROM sessions s WHERE s.parsed = 0 "
+                                   f"AND {where}", list(params)).fetchall()
+        except sqlite3.OperationalError:  # a store from before deferred parsing
+            return []
+
+    def _messages_of(self, sid: str) -> list[Any]:
+        """A pending session's messages, parsed here from its payload (read-only)."""
+        if sid not in self._parsed:
+            from lored.capture.registry import parse_payload, tool_of
+
+            row = self.db.execute("SELECT data FROM payloads WHERE session_id = ?",
+                                  (sid,)).fetchone()
+            try:
+                msgs = parse_payload(tool_of(sid), decompress(bytes(row[0]))).messages
+            except Exception:  # noqa: BLE001 - unreadable here: no messages to show
+                msgs = []
+            if len(self._parsed) > 32:
+                self._parsed.clear()
+            self._parsed[sid] = msgs
+        return self._parsed[sid]
 
     def close(self) -> None:
         """Close the connection."""
@@ -185,6 +212,13 @@ class Archive:
             f"JOIN sessions s ON s.id = m.session_id WHERE m.id > ? AND {where} "
             + "".join(" AND lower(m.text) LIKE ?" for _ in words) + " LIMIT ?",
             [mark, *params, *[f"%{w}%" for w in words], cap]).fetchall()
+        pending: list[Any] = []
+        for r in self._pending(where, params):  # not parsed yet: scanned from the payload
+            for m in self._messages_of(r[0]):
+                low = (m.text or "").lower()
+                if all(w in low for w in words) and len(pending) < cap:
+                    pending.append((*r, m.role, m.timestamp, m.text))
+        fresh = [*fresh, *pending]
         results = []
         for rows, indexed in ((hits, True), (fresh, False)):
             for r in rows:
@@ -229,14 +263,19 @@ class Archive:
         n = _limit(limit, 50, "messages")
         row = self.db.execute(f"SELECT {self._COLS} FROM sessions s WHERE s.id = ?",
                               (sid,)).fetchone()
-        rows = self.db.execute(
-            "SELECT idx, role, timestamp, text, extra FROM messages WHERE session_id = ? "
-            "ORDER BY idx LIMIT ? OFFSET ?", (sid, n, start)).fetchall()
+        rows: list[Any]
+        if self._pending("s.id = ?", (sid,)):
+            rows = [(i, m.role, m.timestamp, m.text, m.extra)
+                    for i, m in enumerate(self._messages_of(sid)[start:start + n], start)]
+        else:
+            rows = self.db.execute(
+                "SELECT idx, role, timestamp, text, extra FROM messages WHERE session_id = ? "
+                "ORDER BY idx LIMIT ? OFFSET ?", (sid, n, start)).fetchall()
         messages = []
         for pos, (_, role, ts, text, extra) in enumerate(rows, start):
             item: dict[str, Any] = {"index": pos, "role": role, "time": ts,
                                     "text": _short(outgoing(text), MAX_TEXT)}
-            data = json.loads(extra) if extra else {}
+            data = (extra if isinstance(extra, dict) else json.loads(extra)) if extra else {}
             calls = data.get("tool_calls") if isinstance(data, dict) else None
             if isinstance(calls, list) and calls:
                 item["tool_calls"] = [outgoing(str(c.get("name") or "tool"))

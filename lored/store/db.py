@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +28,7 @@ from lored.model import Message, ParsedSession
 from lored.store.conn import Connection
 from lored.store.health import is_corruption
 from lored.store.rows import (
+    PulledRaw,
     PulledSession,
     PushCandidate,
     RemoteState,
@@ -61,7 +62,11 @@ def _compress(data: bytes) -> bytes:
 
 
 def _decompress(data: bytes) -> bytes:
-    return zstandard.ZstdDecompressor().decompress(data)
+    # a captured payload is one zstd frame; a pulled one the sealed chunks' frames, as
+    # they arrived (see apply_pull_page): read across frames
+    out: bytes = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True
+                                                           ).decompress(data)
+    return out
 
 
 async def _maybe_thread(func: Any, data: bytes) -> bytes:
@@ -74,16 +79,66 @@ async def _maybe_thread(func: Any, data: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class PreparedCapture:
-    """The CPU work of storing a session (hash, compressed payload, message rows)."""
+    """The CPU work of storing a session (hash, compressed payload, message rows).
+
+    ``rows`` None: the messages are left to the deferred parse (``parsed = 0``).
+    """
 
     payload_hash: str
     blob: bytes
-    rows: list[tuple[Any, ...]]
+    rows: list[tuple[Any, ...]] | None
 
 
-def prepare_capture(parsed: ParsedSession, payload: bytes) -> PreparedCapture:
+def prepare_capture(parsed: ParsedSession, payload: bytes, defer: bool = False
+                    ) -> PreparedCapture:
     """Hash and compress ``payload`` and encode the messages (pure; any thread)."""
-    return PreparedCapture(digest(payload), _compress(payload), _message_rows(parsed))
+    return PreparedCapture(digest(payload), _compress(payload),
+                           None if defer else _message_rows(parsed))
+
+
+@dataclass(frozen=True)
+class ParsedPayload:
+    """The deferred parse of a pulled session (:meth:`Store.save_parsed`).
+
+    ``parsed`` is None when this version cannot read the payload (``error`` says why);
+    ``length`` and ``seq`` are what was parsed, so a newer pull of the same session
+    meanwhile is never overwritten by an older parse.
+    """
+
+    session_id: str
+    length: int
+    seq: int | None
+    parsed: ParsedSession | None
+    payload_hash: str = ""
+    rows: list[tuple[Any, ...]] | None = None
+    error: str | None = None
+    local: bool = False
+
+
+@dataclass(frozen=True)
+class Unparsed:
+    """A pulled session waiting for its deferred parse: its stored (compressed) payload."""
+
+    session_id: str
+    length: int
+    seq: int | None
+    blob: bytes
+    #: captured here (its metadata is already the parse's: only messages are missing)
+    local: bool = False
+    #: the file it was captured from (the parser's hint), if any
+    source: str | None = None
+
+
+def prepare_parsed(item: Unparsed, parsed: ParsedSession, payload: bytes) -> ParsedPayload:
+    """Hash the payload and encode the messages of a deferred parse (pure; any thread)."""
+    return ParsedPayload(item.session_id, item.length, item.seq, parsed,
+                         "" if item.local else digest(payload), _message_rows(parsed),
+                         local=item.local)
+
+
+def decompress(blob: bytes) -> bytes:
+    """A stored payload blob's bytes (pure; releases the GIL)."""
+    return _decompress(blob)
 
 
 def _message_rows(p: ParsedSession) -> list[tuple[Any, ...]]:
@@ -116,6 +171,9 @@ class Store:
         self._db = db
         self.path = path
         self._lock = asyncio.Lock()
+        #: the deferred parse of pulled sessions (``ids`` or all), set by the layer that
+        #: has the parsers (:mod:`lored.capture.deferred`); readers of messages call it
+        self.parse_pending: Callable[[Sequence[str] | None], Awaitable[int]] | None = None
 
     # --- lifecycle -------------------------------------------------------------
     @classmethod
@@ -271,8 +329,11 @@ class Store:
                 if changed:
                     conn.executemany(_UPSERT_SESSION_SQL, rows)
                     conn.execute(_PUT_PAYLOAD_SQL, (sid, prepared.blob))
-                    conn.execute(_DELETE_MESSAGES_SQL, (sid,))
-                    conn.executemany(_INSERT_MESSAGE_SQL, prepared.rows)
+                    conn.execute("UPDATE sessions SET parsed = ? WHERE id = ?",
+                                 (int(prepared.rows is not None), sid))
+                    if prepared.rows is not None:
+                        conn.execute(_DELETE_MESSAGES_SQL, (sid,))
+                        conn.executemany(_INSERT_MESSAGE_SQL, prepared.rows)
                 conn.executemany(_PUT_SOURCE_SQL, [_source_params(x) for x in sources])
                 if changed:
                     fault_point("capture-mid-transaction")
@@ -357,7 +418,9 @@ class Store:
         return _row(rows[0])
 
     async def messages(self, session_id: str) -> list[Message]:
-        """The session's messages in order."""
+        """The session's messages in order (parsing a pulled session first, if pending)."""
+        if self.parse_pending is not None:
+            await self.parse_pending([session_id])
         rows = await self._all(
             "SELECT role, timestamp, text, extra FROM messages WHERE session_id = ? ORDER BY idx",
             (session_id,),
@@ -389,11 +452,101 @@ class Store:
             await _kv_put(db, "fts_indexed_id", str(top))
             return max(cur2.rowcount or 0, 0)
 
+    async def unparsed(self, *, max_bytes: int, only: Sequence[str] | None = None
+                       ) -> list[Unparsed]:
+        """Pulled sessions waiting for the deferred parse, up to ``max_bytes`` of payload
+        (at least one), in id order; ``only`` limits them to these ids."""
+        where = "s.parsed = 0"
+        params: list[Any] = []
+        if only is not None:
+            if not only:
+                return []
+            where += f" AND s.id IN ({_marks(only)})"
+            params.extend(only)
+        sql = ("SELECT s.id, s.payload_length, s.remote_seq, p.data, s.local, "
+               "(SELECT path FROM sources WHERE session_id = s.id ORDER BY LENGTH(path) "
+               "LIMIT 1) FROM sessions s "
+               f"JOIN payloads p ON p.session_id = s.id WHERE {where} ORDER BY s.id")
+
+        def read(conn: sqlite3.Connection) -> list[Unparsed]:
+            out: list[Unparsed] = []
+            total = 0
+            cur = conn.execute(sql, params)
+            try:
+                for r in cur:
+                    out.append(Unparsed(r[0], int(r[1]), r[2], bytes(r[3]), bool(r[4]),
+                                        r[5]))
+                    total += int(r[1])
+                    if total >= max_bytes:
+                        break
+            finally:
+                cur.close()
+            return out
+
+        return await self._db.run(read)
+
+    async def save_parsed(self, results: Sequence[ParsedPayload]) -> int:
+        """Store deferred parses (messages and metadata, or "unreadable") in one
+        transaction; a session pulled again meanwhile is left for its next parse.
+        Returns how many were stored."""
+        def write(conn: sqlite3.Connection) -> int:
+            done = 0
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for r in results:
+                    held = conn.execute(
+                        "SELECT 1 FROM sessions WHERE id = ? AND parsed = 0 AND "
+                        "payload_length = ? AND remote_seq IS ?",
+                        (r.session_id, r.length, r.seq)).fetchone()
+                    if held is None:
+                        continue
+                    done += 1
+                    p = r.parsed
+                    if p is None:
+                        conn.execute("UPDATE sessions SET parsed = 2 WHERE id = ?",
+                                     (r.session_id,))
+                        continue
+                    if r.local:  # capture stored the same parse's metadata already
+                        conn.execute("UPDATE sessions SET parsed = 1 WHERE id = ?",
+                                     (r.session_id,))
+                    else:
+                        conn.execute(_SAVE_PARSED_SQL, (
+                            p.native_id, p.project_path, p.title, p.model, p.git_branch,
+                            p.git_remote, p.tool_version, p.started_at, p.ended_at,
+                            len(p.messages), p.bad_records, r.payload_hash, r.session_id))
+                    conn.execute(_DELETE_MESSAGES_SQL, (r.session_id,))
+                    conn.executemany(_INSERT_MESSAGE_SQL, r.rows or [])
+                fault_point("mid-deferred-index")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return done
+
+        async with self._lock:
+            return await self._db.run(write)
+
+    async def index_backlog(self) -> int:
+        """Sessions whose messages or search index are not built yet (deferred work)."""
+        unparsed = await self._one("SELECT COUNT(*) FROM sessions WHERE parsed = 0")
+        mark = await self._one(
+            "SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'fts_indexed_id'")
+        top = await self._one("SELECT COALESCE(MAX(id), 0) FROM messages")
+        low = int(mark[0]) if mark else 0
+        unindexed = 0
+        if int(top[0]) > low:
+            row = await self._one(
+                "SELECT COUNT(DISTINCT session_id) FROM messages WHERE id > ?", (low,))
+            unindexed = int(row[0])
+        return int(unparsed[0]) + unindexed
+
     async def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
         """Full-text search over messages: CLI.md's search objects, best match first."""
         q = fts_query(query)
         if not q:
             return []
+        if self.parse_pending is not None:
+            await self.parse_pending(None)
         await self.index_pending()
         rows = await self._all(
             "SELECT m.session_id, m.role, m.timestamp, "
@@ -446,6 +599,9 @@ class Store:
                                           r[8:12], strict=True) if v is not None}
             if r[16]:  # the project's identity travels sealed: Claude Code's lacks it
                 info["git_remote"] = r[16]
+            if r[2]:  # sealed too, so a pulled session lists its project before it is
+                info["project_path"] = r[2]  # parsed, even with privacy "minimal"
+            info["payload_hash"] = r[7]  # what a pull stores until its deferred parse
             out.append(PushCandidate(
                 session_id=r[0], tool=r[1], project_path=r[2], started_at=r[3], ended_at=r[4],
                 message_count=r[5], payload_length=r[6], payload_hash=r[7], info=info,
@@ -517,16 +673,59 @@ class Store:
         )
         return RemoteState(r[0], r[1], r[2], r[3], bool(r[4])) if r else None
 
+    async def remote_states(self, session_ids: Sequence[str]) -> dict[str, RemoteState]:
+        """:meth:`remote_state` of many sessions in one query per 500 (a feed page)."""
+        out: dict[str, RemoteState] = {}
+        for part in _parts(session_ids):
+            rows = await self._all(
+                "SELECT id, remote_generation, remote_chunks, payload_length, "
+                f"origin_machine_id, local FROM sessions WHERE id IN ({_marks(part)})", part)
+            out.update({r[0]: RemoteState(r[1], r[2], r[3], r[4], bool(r[5])) for r in rows})
+        return out
+
+    async def deleted_among(self, session_ids: Sequence[str]) -> set[str]:
+        """Those of ``session_ids`` deleted here on purpose (see :meth:`is_deleted`)."""
+        out: set[str] = set()
+        for part in _parts(session_ids):
+            rows = await self._all(
+                f"SELECT session_id FROM deleted WHERE session_id IN ({_marks(part)})", part)
+            out.update(r[0] for r in rows)
+        return out
+
+    async def load_blob(self, session_id: str) -> bytes | None:
+        """The session's stored payload as stored (zstd frames), without decompressing."""
+        r = await self._one("SELECT data FROM payloads WHERE session_id = ?", (session_id,))
+        return None if r is None else bytes(r[0])
+
     async def apply_pull_page(
-        self, sessions: Iterable[PulledSession], deletions: Iterable[str], cursor: int
+        self, sessions: Iterable[PulledSession | PulledRaw], deletions: Iterable[str],
+        cursor: int,
     ) -> None:
-        """Store one page of pulled sessions, tombstones and the new cursor atomically."""
+        """Store one page of pulled sessions, tombstones and the new cursor atomically.
+
+        A :class:`PulledRaw` is stored as it arrived (its zstd frames, the sealed info and
+        the feed's metadata) and left for the deferred parse; a :class:`PulledSession`
+        (already parsed) is stored whole.
+        """
         prepared = []
+        raw: list[PulledRaw] = []
         for s in sessions:
+            if isinstance(s, PulledRaw):
+                raw.append(s)
+                continue
             blob = await _maybe_thread(_compress, s.payload)
             prepared.append((s, blob, digest(s.payload)))
         now = utcnow()
+        raw_rows = [_raw_params(s, now) for s in raw]
+        raw_blobs = [(s.session_id, b"".join([s.base or b"", *s.frames])) for s in raw]
+
+        def write_raw(conn: sqlite3.Connection) -> None:
+            conn.executemany(_UPSERT_RAW_SQL, raw_rows)
+            conn.executemany(_PUT_PAYLOAD_SQL, raw_blobs)
+
         async with self.transaction() as db:
+            if raw:
+                await db.run(write_raw)
             for s, blob, payload_hash in prepared:
                 await _upsert_session(
                     db, s.parsed, payload_len=len(s.payload), payload_hash=payload_hash,
@@ -535,7 +734,7 @@ class Store:
                 )
                 await db.execute(
                     "UPDATE sessions SET remote_generation = ?, remote_chunks = ?, "
-                    "remote_seq = ?, pulled_at = ?, dirty = 0 WHERE id = ?",
+                    "remote_seq = ?, pulled_at = ?, dirty = 0, parsed = 1 WHERE id = ?",
                     (s.generation, s.chunk_count, s.seq, now, s.parsed.session_id),
                 )
             for sid in deletions:
@@ -601,6 +800,63 @@ _UPSERT_SESSION_SQL = (
     "payload_length=excluded.payload_length, payload_hash=excluded.payload_hash, "
     "updated_at=excluded.updated_at, dirty=excluded.dirty"
 )
+
+
+_UPSERT_RAW_SQL = (
+    "INSERT INTO sessions(id, tool, native_id, project_path, title, model, git_branch, "
+    "git_remote, tool_version, started_at, ended_at, message_count, bad_records, "
+    "origin_machine_id, origin_machine_name, local, payload_length, payload_hash, "
+    "captured_at, updated_at, dirty, remote_generation, remote_chunks, remote_seq, "
+    "pulled_at, parsed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,0,?,?,?,?,0,?,?,?,?,0) "
+    "ON CONFLICT(id) DO UPDATE SET tool=excluded.tool, project_path=excluded.project_path, "
+    "title=excluded.title, model=excluded.model, git_branch=excluded.git_branch, "
+    "git_remote=excluded.git_remote, tool_version=excluded.tool_version, "
+    "started_at=excluded.started_at, ended_at=excluded.ended_at, "
+    "message_count=excluded.message_count, origin_machine_id=excluded.origin_machine_id, "
+    "origin_machine_name=excluded.origin_machine_name, local=0, "
+    "payload_length=excluded.payload_length, payload_hash=excluded.payload_hash, "
+    "updated_at=excluded.updated_at, dirty=0, remote_generation=excluded.remote_generation, "
+    "remote_chunks=excluded.remote_chunks, remote_seq=excluded.remote_seq, "
+    "pulled_at=excluded.pulled_at, parsed=0"
+)
+# the payload is the truth; the sealed info only fills what parsing cannot recover
+_SAVE_PARSED_SQL = (
+    "UPDATE sessions SET native_id = ?, project_path = ?, title = COALESCE(?, title), "
+    "model = COALESCE(?, model), git_branch = COALESCE(?, git_branch), "
+    "git_remote = COALESCE(?, git_remote), tool_version = COALESCE(?, tool_version), "
+    "started_at = ?, ended_at = ?, message_count = ?, bad_records = ?, payload_hash = ?, "
+    "parsed = 1 WHERE id = ?"
+)
+
+
+def _text(v: Any) -> str | None:
+    return v if isinstance(v, str) and v else None
+
+
+def _count(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else 0
+
+
+def _raw_params(s: PulledRaw, now: str) -> tuple[Any, ...]:
+    """The provisional row of an unparsed pulled session: sealed info + feed metadata."""
+    tool, _, native = s.session_id.partition(":")
+    i, m = s.info, s.meta
+    return (s.session_id, tool, native or s.session_id,
+            _text(i.get("project_path")) or _text(m.get("project_path")),
+            _text(i.get("title")), _text(i.get("model")), _text(i.get("git_branch")),
+            _text(i.get("git_remote")), _text(i.get("tool_version")),
+            _text(m.get("started_at")), _text(m.get("ended_at")),
+            _count(m.get("message_count")), s.origin_machine_id, s.origin_machine_name,
+            s.payload_length, _text(i.get("payload_hash")) or "", now, now, s.generation,
+            s.chunk_count, s.seq, now)
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _parts(values: Sequence[str], size: int = 500) -> list[list[str]]:
+    return [list(values[i:i + size]) for i in range(0, len(values), size)]
 
 
 def _source_params(s: SourceState) -> tuple[Any, ...]:

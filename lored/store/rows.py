@@ -111,3 +111,32 @@ class PulledSession:
     chunk_count: int
     seq: int
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def session_id(self) -> str:
+        """The session's id."""
+        return self.parsed.session_id
+
+
+@dataclass
+class PulledRaw:
+    """A session downloaded and authenticated but not parsed yet (the fast pull path).
+
+    ``frames`` are the new chunks' zstd frames exactly as sealed (a stored payload is a
+    concatenation of frames); with ``append`` they continue the stored payload
+    ``base`` (its compressed blob). ``info`` is the opened sealed info, ``meta`` the
+    feed's plaintext metadata: together they make the session listable until the
+    deferred parse (``parsed = 0``) replaces them with what the payload says.
+    """
+
+    session_id: str
+    frames: list[bytes]
+    payload_length: int
+    info: dict[str, Any]
+    meta: dict[str, Any]
+    origin_machine_id: str
+    origin_machine_name: str | None
+    generation: int
+    chunk_count: int
+    seq: int
+    base: bytes | None = None

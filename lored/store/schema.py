@@ -119,6 +119,13 @@ MIGRATIONS: Final[list[str]] = [
         INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
     END;
     """,
+    # 3: parsing of pulled sessions is deferred. A pull stores the authenticated payload
+    # and the sealed info (parsed = 0: listable and restorable); the deferred step parses
+    # it into messages and metadata (1), or records that this version cannot read it (2).
+    """
+    ALTER TABLE sessions ADD COLUMN parsed INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX sessions_unparsed ON sessions(id) WHERE parsed = 0;
+    """,
 ]
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

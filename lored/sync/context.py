@@ -82,16 +82,25 @@ class Inflight:
         self._sem = asyncio.Semaphore(limit)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def spawn(self, coro: Awaitable[None]) -> None:
-        """Start ``coro`` once a slot is free (back-pressure for the producer)."""
+    async def spawn(self, start: Callable[[], Awaitable[None]]) -> None:
+        """Run ``start()`` in a task once a slot is free (back-pressure for the producer).
+
+        ``start`` makes the coroutine only inside the task: a Ctrl-C (cancellation) while
+        waiting for a slot, or before the task first runs, leaves no coroutine that was
+        never awaited (the RuntimeWarning ``coroutine Pusher._send was never awaited``).
+        """
         await self._sem.acquire()
-        for t in [t for t in self._tasks if t.done()]:
-            self._tasks.discard(t)
-            t.result()  # surface a failure early
+        try:
+            for t in [t for t in self._tasks if t.done()]:
+                self._tasks.discard(t)
+                t.result()  # surface a failure early
+        except BaseException:
+            self._sem.release()
+            raise
 
         async def run() -> None:
             try:
-                await coro
+                await start()
             finally:
                 self._sem.release()
 

@@ -2,17 +2,22 @@
 
 Transport errors become LoreErrors here and nowhere else: connection failures →
 ServerUnreachable, 401 → NotLoggedIn / MachineRevoked / AuthError, 429 → RateLimited,
-other error documents → ServerError. Idempotent requests (every GET, chunk fetches,
-pushes — a push is idempotent by protocol — and envelope creation, whose repeat answers
-409 with our own envelope) are retried with jittered exponential backoff on connection
-errors and 502/503/504. CHUNK responses are decoded while streaming with FrameReader.
+503 → ServerBusy, other error documents → ServerError. Idempotent requests (every GET,
+chunk fetches, pushes — a push is idempotent by protocol — and envelope creation, whose
+repeat answers 409 with our own envelope) are retried with jittered exponential backoff
+on connection errors and 502/504, and after the server's ``Retry-After`` on 503 (busy)
+and 429 (this account has too much in flight): at most ``busy_attempts`` tries and
+``retry_budget`` seconds of waiting, then one clear error carrying ``retry_after`` for
+the daemon's scheduler. CHUNK responses are decoded while streaming with FrameReader.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import ipaddress
 import random
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -25,6 +30,7 @@ from lored.errors import (
     MachineRevoked,
     NotLoggedIn,
     RateLimited,
+    ServerBusy,
     ServerError,
     ServerUnreachable,
     UsageError,
@@ -39,6 +45,10 @@ __all__ = [
 ]
 
 _RETRY_STATUS = frozenset({502, 503, 504})
+#: answers that mean "come back later" and may carry Retry-After
+_BUSY_STATUS = frozenset({429, 503})
+#: the longest single wait a server's Retry-After can impose on one request
+MAX_RETRY_AFTER = 60.0
 _TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError,
                      asyncio.TimeoutError, wire.WireError)
 
@@ -78,6 +88,8 @@ class HttpRemote:
         insecure_http: bool = False,
         attempts: int = 4,
         backoff: float = 0.25,
+        busy_attempts: int = 6,
+        retry_budget: float = 90.0,
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
     ) -> None:
@@ -85,9 +97,12 @@ class HttpRemote:
         self._token = token
         self._attempts = max(1, attempts)
         self._backoff = backoff
+        self._busy_attempts = max(1, busy_attempts)
+        self._retry_budget = retry_budget
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout,
                                               sock_read=read_timeout)
         self._session: aiohttp.ClientSession | None = None
+        self.login_answer: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"HttpRemote({self.server_url!r})"
@@ -135,29 +150,53 @@ class HttpRemote:
         if content_type:
             headers["Content-Type"] = content_type
         url = self.server_url + path
-        attempts = self._attempts if retry else 1
-        for attempt in range(1, attempts + 1):
-            last = attempt == attempts
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 async with self._http().request(
                     method, url, json=json_body, data=data, params=params, headers=headers
                 ) as resp:
-                    if resp.status in _RETRY_STATUS and not last:
-                        await resp.read()
-                    elif resp.status >= 400:
-                        raise await _error_for(resp, self.server_url)
+                    if resp.status >= 400:
+                        err = await _error_for(resp, self.server_url)
+                        wait = self._wait_after(resp, attempt, started) if retry else None
+                        if wait is None:
+                            raise _gave_up(err, attempt, started) if attempt > 1 else err
                     elif reader is not None:
                         return await reader(resp)
                     else:
                         return await _json(resp)
             except _TRANSPORT_ERRORS as exc:
-                if last:
+                if not retry or attempt >= self._attempts:
                     raise _unreachable(self.server_url, exc) from None
+                wait = self._jitter(attempt)
             except aiohttp.ClientError as exc:
                 raise _unreachable(self.server_url, exc) from None
-            # full jitter: spread retries of many clients after a server restart
-            await asyncio.sleep(random.uniform(0, self._backoff * (2 ** (attempt - 1))))
-        raise AssertionError("unreachable")
+            await asyncio.sleep(wait)
+
+    def _jitter(self, attempt: int) -> float:
+        """Full jitter: spread retries of many clients after a server restart."""
+        return random.uniform(0, self._backoff * (2 ** (attempt - 1)))
+
+    def _wait_after(self, resp: aiohttp.ClientResponse, attempt: int, started: float
+                    ) -> float | None:
+        """Seconds to wait before retrying this error answer, or None to give up now."""
+        if resp.status not in _RETRY_STATUS | _BUSY_STATUS:
+            return None
+        limit = self._busy_attempts if resp.status in _BUSY_STATUS else self._attempts
+        if attempt >= limit:
+            return None
+        asked = retry_after(resp.headers.get("Retry-After"))
+        if asked is None:
+            wait = self._jitter(attempt)
+        elif asked > MAX_RETRY_AFTER:
+            return None  # the server wants more than one request should sit waiting
+        else:  # what the server asked, plus a little so clients do not come back at once
+            wait = asked + random.uniform(0, min(1.0, 0.2 * asked + 0.1))
+        if time.monotonic() - started + wait > self._retry_budget:
+            return None
+        return wait
 
     # --- account ----------------------------------------------------------------------
     async def register(self, email: str, password: str) -> dict[str, Any]:
@@ -181,6 +220,8 @@ class HttpRemote:
         except (KeyError, TypeError):
             raise ServerError("Lore Cloud sent a malformed login answer") from None
         self._token = creds.token
+        #: the rest of the answer: the machine's name and how many others share it
+        self.login_answer = {"machine": doc.get("machine"), "same_name": doc.get("same_name")}
         return creds
 
     async def logout(self) -> None:
@@ -190,6 +231,11 @@ class HttpRemote:
     async def account(self) -> dict[str, Any]:
         """GET /v1/account."""
         return _obj(await self._call("GET", "/v1/account"))
+
+    async def rename_machine(self, name: str) -> dict[str, Any]:
+        """PUT /v1/machine -> {id, name}."""
+        doc = _obj(await self._call("PUT", "/v1/machine", json_body={"name": name}))
+        return _obj(doc.get("machine"))
 
     # --- share links (issue 18) --------------------------------------------------------
     async def create_share(self, share_id: str, session_id: str, sealed: bytes,
@@ -241,7 +287,9 @@ class HttpRemote:
         changes = doc.get("changes")
         if not isinstance(changes, list):
             raise ServerError("Lore Cloud sent a malformed change feed")
-        return ChangesPage(changes, int(doc.get("cursor") or since), bool(doc.get("more")))
+        left = doc.get("remaining")
+        return ChangesPage(changes, int(doc.get("cursor") or since), bool(doc.get("more")),
+                           left if isinstance(left, int) and left >= 0 else None)
 
     async def fetch_chunks(self, refs: Sequence[ChunkRef]) -> list[FetchedChunk]:
         """POST /v1/chunks; the CHUNK answer is decoded as it streams in."""
@@ -307,6 +355,31 @@ def _obj(doc: Any) -> dict[str, Any]:
     return doc
 
 
+def retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), 86400))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, min(when.timestamp() - time.time(), 86400.0))
+
+
+def _gave_up(err: LoreError, attempts: int, started: float) -> LoreError:
+    """``err`` after retrying: the message says how long we kept trying."""
+    if isinstance(err, ServerBusy | RateLimited):
+        err.message = (f"{err.message} (still after {attempts} attempts over "
+                       f"{time.monotonic() - started:.0f} s)")
+        err.args = (err.message,)
+    return err
+
+
 def _unreachable(url: str, exc: BaseException) -> LoreError:
     return ServerUnreachable(f"cannot reach Lore Cloud at {url} ({_why(exc)})")
 
@@ -336,10 +409,12 @@ async def _error_for(resp: aiohttp.ClientResponse, url: str) -> LoreError:
         doc = await resp.json(content_type=None)
     except (ValueError, aiohttp.ClientError):
         doc = None
-    return error_from_document(resp.status, doc, url)
+    return error_from_document(resp.status, doc, url,
+                               retry_after=retry_after(resp.headers.get("Retry-After")))
 
 
-def error_from_document(status: int, doc: Any, url: str) -> LoreError:
+def error_from_document(status: int, doc: Any, url: str, *,
+                        retry_after: float | None = None) -> LoreError:
     """Map a wire error document (``{"error": {code, message, hint, …}}``) to a LoreError.
 
     Shared by HttpRemote and in-process remotes so both raise the same errors.
@@ -357,7 +432,9 @@ def error_from_document(status: int, doc: Any, url: str) -> LoreError:
         return NotLoggedIn("Lore Cloud does not accept this machine's login",
                            hint="run `lorectl login` again")
     if status == 429 or code == wire.E_RATE_LIMITED:
-        return RateLimited(f"Lore Cloud: {message}")
+        return RateLimited(f"Lore Cloud: {message}", hint=hint, retry_after=retry_after)
+    if status == 503:
+        return ServerBusy(f"Lore Cloud at {url} is busy: {message}", retry_after=retry_after)
     if code == wire.E_CONFLICT and isinstance(err.get("current"), dict):
         cur = err["current"]
         env = cur.get("envelope")

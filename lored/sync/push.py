@@ -8,6 +8,7 @@ recording it) → retried once as a fresh generation above the server's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -157,10 +158,10 @@ class Pusher:
                     continue
                 full = builder.add(prep, prep.size)
                 if full:
-                    await inflight.spawn(self._send(full))
+                    await inflight.spawn(functools.partial(self._send, full))
             last = builder.flush()
             if last:
-                await inflight.spawn(self._send(last))
+                await inflight.spawn(functools.partial(self._send, last))
             await inflight.wait()
         finally:
             await inflight.cancel()

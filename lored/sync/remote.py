@@ -52,6 +52,8 @@ class ChangesPage:
     changes: list[dict[str, Any]]
     cursor: int
     more: bool
+    #: feed entries after this page (the server's count; None from an older server)
+    remaining: int | None = None
 
 
 class EnvelopeConflict(LoreError):
@@ -88,6 +90,10 @@ class Remote(Protocol):
 
     async def account(self) -> dict[str, Any]:
         """The AccountDoc (plan, limits, usage, machines, last sync)."""
+        ...
+
+    async def rename_machine(self, name: str) -> dict[str, Any]:
+        """Rename this machine on the server -> ``{id, name}`` (the name it kept)."""
         ...
 
     async def get_envelope(self) -> tuple[dict[str, Any] | None, int]:

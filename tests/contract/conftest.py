@@ -1,4 +1,5 @@
-"""The contract story runs once per backend: SQLite and PostgreSQL."""
+"""The contract story runs once per backend: SQLite, PostgreSQL, and PostgreSQL with its
+chunks in S3 (a real SeaweedFS on loopback, tests/s3server.py)."""
 
 from __future__ import annotations
 
@@ -15,19 +16,22 @@ from tests.serverproc import fast_config
 NewService = Callable[..., Awaitable[SyncService]]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "postgres+s3"])
 async def new_service(request: pytest.FixtureRequest, tmp_path: Path
                       ) -> AsyncIterator[NewService]:
     """A factory of SyncServices on one fresh database of the parametrized backend."""
     kind = request.param
-    dsn = request.getfixturevalue("pg_database") if kind == "postgres" else None
+    dsn = request.getfixturevalue("pg_database") if kind.startswith("postgres") else None
+    store = request.getfixturevalue("s3_store") if kind == "postgres+s3" else None
     made: list[SyncService] = []
 
     async def make(**overrides: Any) -> SyncService:
         if dsn:
             from lorecloud.backends.postgres import PostgresBackend
+            from lorecloud.blobs import open_blob_store
 
-            backend: Any = await PostgresBackend.open(dsn)
+            blobs = await open_blob_store(store) if store else None
+            backend: Any = await PostgresBackend.open(dsn, blobs=blobs)
         else:
             from lorecloud.backends.sqlite import SqliteBackend
 

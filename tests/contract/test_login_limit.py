@@ -22,7 +22,7 @@ async def test_parallel_guesses_are_rate_limited(tmp_path: Path) -> None:
             return 200
 
         statuses = await asyncio.gather(*(guess(i) for i in range(40)))
-        limit = svc.limiter.limit
+        limit = svc.config.login_failures
         assert statuses.count(401) == limit
         assert statuses.count(429) == 40 - limit
         # another address is not punished for this one's guesses

@@ -164,7 +164,8 @@ async def test_changes_paging_exclusion_and_cursor(svc: SyncService) -> None:
             break
     assert [e["session_id"] for e in seen] == ["t:1", "t:3", "t:5"]  # b's, never a's own
     assert cursor == 7  # moved past a's own sessions too
-    assert (await svc.changes(a, cursor, 2)) == {"changes": [], "cursor": 7, "more": False}
+    assert (await svc.changes(a, cursor, 2)) == {"changes": [], "cursor": 7, "more": False,
+                                                      "remaining": 0}
     everything, _ = await feed(svc, c)
     assert [e["seq"] for e in everything] == list(range(1, 8))
     await push_one(svc, b, "t:1", 1, 1, [blob()])  # an append moves t:1 to the end

@@ -55,7 +55,8 @@ def test_systemd_install_status_uninstall(tmp_path: Path) -> None:
 
     out = _lorectl(env, "install").stdout
     assert unit.read_text() == printed
-    assert _calls(tmp_path)[:2] == [
+    assert _calls(tmp_path)[:3] == [
+        ["systemctl", "--user", "show-environment"],  # a user manager answers
         ["systemctl", "--user", "daemon-reload"],
         ["systemctl", "--user", "enable", "--now", "lored"],
     ]
@@ -90,6 +91,23 @@ def test_systemctl_failure_is_a_clear_error(tmp_path: Path) -> None:
     assert "error: `systemctl --user enable --now lored` failed: systemctl: simulated failure" \
         in proc.stderr
     assert "hint:" in proc.stderr
+    unit = Path(_env(tmp_path)["XDG_CONFIG_HOME"]) / "systemd" / "user" / "lored.service"
+    assert not unit.exists()  # rolled back: nothing half-installed
+
+
+def test_no_user_systemd_is_one_error_with_a_hint_and_writes_nothing(tmp_path: Path) -> None:
+    env = _env(tmp_path, FAKEBIN_NO_BUS="1")
+    proc = _lorectl(env, "install", ok=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0] == ("error: no systemd user manager is running for this user (Failed to "
+                        "connect to bus: No medium found); nothing was installed")
+    assert lines[1].startswith("hint: run `lored` by hand") and "nohup lored" in lines[1]
+    assert proc.stdout == ""
+    config = Path(env["XDG_CONFIG_HOME"])
+    assert not (config / "systemd").exists()  # not even the folder
+    assert _calls(tmp_path) == [["systemctl", "--user", "show-environment"]]
 
 
 def test_launchd_install_and_uninstall(tmp_path: Path) -> None:

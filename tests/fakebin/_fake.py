@@ -2,7 +2,8 @@
 
 Each call appends ``{"argv": [...]}`` as one JSON line to ``$FAKEBIN_LOG`` and prints a
 canned answer. ``FAKEBIN_FAIL=<word>`` makes any call whose argv contains that word
-exit 1 (to test error paths). The fakes keep a tiny state file next to the log so that
+exit 1 (to test error paths); ``FAKEBIN_NO_BUS=1`` makes every systemctl call fail as
+on a machine without a user manager. The fakes keep a tiny state file next to the log so that
 `status` reflects an earlier `enable --now` / `bootstrap`.
 """
 
@@ -23,6 +24,10 @@ def main(name: str) -> int:
     fail = os.environ.get("FAKEBIN_FAIL")
     if fail and fail in argv:
         print(f"{name}: simulated failure", file=sys.stderr)
+        return 1
+    if name == "systemctl" and os.environ.get("FAKEBIN_NO_BUS"):
+        # a container or an ssh session without a user manager (no D-Bus user bus)
+        print("Failed to connect to bus: No medium found", file=sys.stderr)
         return 1
     state = log.with_suffix(".state") if log.name != "null" else None
     active = bool(state and state.exists())

@@ -50,6 +50,9 @@ class Cloud:
     tmp: Path
     database_url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: ``--blob-store`` (an S3 bucket of tests/s3server.py) and that server
+    blob_store: str | None = None
+    s3: Any = None
     proc: ServerProc | None = None
     port: int = 0
     starts: int = 0
@@ -58,6 +61,8 @@ class Cloud:
     def start(self, **env: str) -> ServerProc:
         """Start (again) with ``env`` added to the server's environment (e.g. LORE_FAULT)."""
         args = ["--port", str(self.port)] if self.port else []
+        if self.blob_store:
+            args += ["--blob-store", self.blob_store]
         self.proc = start_server(self.tmp, database_url=self.database_url, extra_args=args,
                                  env={**self.env, **env})
         self.port = urlsplit(self.proc.url).port or 0
@@ -168,6 +173,11 @@ def assert_converged(machines: list[LorectlMachine], expected: dict[str, str],
         assert pending(m) == [], f"{m.name} still has sessions to push"
         again = m.json("sync")
         assert again["pull"]["failed"] == [] and again["push"]["pushed"] == 0, (m.name, again)
+    for m in machines:
+        # pulls and bulk imports leave messages and the index to the deferred parse;
+        # a search waits for it, so the message rows below are complete
+        m.run("search", "message")
+        assert m.json("status")["local"]["index_pending"] == 0, m.name
     ref = reference or machines[0]
     status = ref.json("status")
     assert status["cloud"]["sessions"] == len(expected), status["cloud"]  # no duplicates

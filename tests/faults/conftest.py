@@ -1,5 +1,5 @@
 """Fixtures of the fault suites: a restartable SQLite Lore Cloud with one account; the
-PostgreSQL fixtures of tests/pgserver.py."""
+PostgreSQL fixtures of tests/pgserver.py and the S3 ones of tests/s3server.py."""
 
 from __future__ import annotations
 
@@ -25,11 +25,15 @@ def cloud(tmp_path: Path) -> Iterator[Cloud]:
         c.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "postgres+s3"])
 def any_cloud(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cloud]:
-    """The same `lore-server` on SQLite and on PostgreSQL (a fresh database)."""
-    dsn = request.getfixturevalue("pg_database") if request.param == "postgres" else None
-    c = Cloud(tmp_path / "cloud", database_url=dsn)
+    """The same `lore-server` on SQLite, on PostgreSQL (a fresh database), and on
+    PostgreSQL with the chunks in a fresh S3 bucket."""
+    kind = request.param
+    dsn = request.getfixturevalue("pg_database") if kind.startswith("postgres") else None
+    store = request.getfixturevalue("s3_store") if kind == "postgres+s3" else None
+    s3 = request.getfixturevalue("s3_server") if store else None
+    c = Cloud(tmp_path / "cloud", database_url=dsn, blob_store=store, s3=s3)
     c.start()
     try:
         assert c.proc is not None

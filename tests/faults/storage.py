@@ -1,5 +1,6 @@
 """Direct access to Lore Cloud's storage, as an attacker with the database has it:
-the SQLite file, or the PostgreSQL database (same tables on both backends)."""
+the SQLite file, or the PostgreSQL database (same tables on both backends), and with
+an S3 blob store the bucket's objects and the S3 server's data directory."""
 
 from __future__ import annotations
 
@@ -43,15 +44,29 @@ class Storage:
         finally:
             await conn.close()
 
+    def _bucket(self) -> str:
+        from urllib.parse import urlsplit
+
+        return str(urlsplit(self.cloud.blob_store).hostname)
+
     def chunk(self, sid: str, gen: int, idx: int) -> bytes:
-        """One stored (sealed) chunk."""
-        return bytes(self("SELECT data FROM chunks WHERE session_id = ? AND generation = ? "
-                          "AND idx = ?", sid, gen, idx)[0][0])
+        """One stored (sealed) chunk (its row, or the object the row names)."""
+        data, key = self("SELECT data, blob_key FROM chunks WHERE session_id = ? "
+                         "AND generation = ? AND idx = ?", sid, gen, idx)[0]
+        if key is None:
+            return bytes(data)
+        obj = self.cloud.s3.client().get_object(Bucket=self._bucket(), Key=key)
+        return bytes(obj["Body"].read())
 
     def set_chunk(self, sid: str, gen: int, idx: int, data: bytes) -> None:
-        """Overwrite a stored chunk."""
-        self("UPDATE chunks SET data = ? WHERE session_id = ? AND generation = ? AND idx = ?",
-             data, sid, gen, idx)
+        """Overwrite a stored chunk (the attacker ignores If-None-Match)."""
+        (key,), = self("SELECT blob_key FROM chunks WHERE session_id = ? AND generation = ? "
+                       "AND idx = ?", sid, gen, idx)
+        if key is None:
+            self("UPDATE chunks SET data = ? WHERE session_id = ? AND generation = ? "
+                 "AND idx = ?", data, sid, gen, idx)
+        else:
+            self.cloud.s3.client().put_object(Bucket=self._bucket(), Key=key, Body=data)
 
     def account(self, email: str) -> str:
         """account_id of ``email``."""
@@ -71,6 +86,8 @@ class Storage:
             return [p for p in self.path.parent.rglob("*") if p.is_file()]
         out.mkdir(parents=True, exist_ok=True)
         files = []
+        if self.cloud.s3 is not None:  # every file of the S3 server: volumes, filer, logs
+            files += [p for p in self.cloud.s3.root.rglob("*") if p.is_file()]
         pg_dump = find_bin("pg_dump")
         if pg_dump:
             text = out / "pg_dump.sql"

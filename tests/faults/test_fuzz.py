@@ -181,3 +181,92 @@ def test_regression_chunk_ref_beyond_int32_is_400_not_a_broken_stream(
         status, doc, _ = api.call("POST", "/v1/chunks", body)
         # refused before anything streams (by the ref check, or earlier by the JSON bounds)
         assert status == 400 and doc["error"]["code"] == "bad_request", doc
+
+
+def test_every_route_of_the_api_is_in_the_openapi_document() -> None:
+    """schemathesis exercises only what the document lists: every /v1 route is in it."""
+    from types import SimpleNamespace
+
+    from lorecloud.app import create_app
+    from lorecloud.config import ServerConfig
+    from lorecloud.limits import LocalLimits
+    from lorecloud.openapi import openapi_document
+
+    stub = SimpleNamespace(config=ServerConfig(), backend=SimpleNamespace(limits=LocalLimits()))
+    app = create_app(stub,  # type: ignore[arg-type]
+                     dashboard=False)  # the route table only; nothing is served
+    served = set()
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if (path.startswith("/v1/") or path == "/healthz") and route.method != "HEAD":
+            served.add((route.method.lower(), path.replace(":.+", "")))
+    documented = {(method, path) for path, ops in openapi_document()["paths"].items()
+                  for method in ops}
+    assert served == documented
+
+
+def _shares(api: Api) -> list[dict[str, Any]]:
+    status, doc, _ = api.call("GET", "/v1/shares")
+    assert status == 200
+    shares: list[dict[str, Any]] = doc["shares"]
+    return shares
+
+
+def test_hostile_share_uploads_and_machine_names_never_5xx_or_half_commit(
+        server: ServerProc) -> None:
+    """Every query parameter and body of POST /v1/shares and PUT /v1/machine, hostile."""
+    from urllib.parse import quote
+
+    api = Api.login(server.url, EMAIL, "m-fuzz-shares")
+    api.push([frame("claude-code:fuzz-share", [b"sealed"])])
+    seen = {"requests": 0, "refused": 0, "accepted": 0}
+    text = st.one_of(st.text(max_size=30), st.sampled_from(
+        ["", "claude-code:fuzz-share", "A" * 22, "%00", "9" * 30, "-1", "0", "7776001"]))
+
+    @settings(max_examples=80, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(share_id=st.one_of(text, st.from_regex(r"\A[A-Za-z0-9_-]{22}\Z")),
+           session_id=st.one_of(st.just("claude-code:fuzz-share"), text),
+           expires=st.one_of(st.none(), text, st.integers(-5, 2**64)),
+           body=st.one_of(st.binary(min_size=41, max_size=200), st.binary(max_size=40)))
+    def share(share_id: str, session_id: str, expires: object, body: bytes) -> None:
+        before = _shares(api)
+        query = f"share_id={quote(share_id)}&session_id={quote(session_id)}"
+        if expires is not None:
+            query += f"&expires_in={quote(str(expires))}"
+        status, doc, _ = api.call("POST", f"/v1/shares?{query}", body,
+                                  "application/octet-stream")
+        seen["requests"] += 1
+        assert status < 500, (status, doc)
+        after = _shares(api)
+        if status == 201:
+            seen["accepted"] += 1
+            assert len(after) == len(before) + 1 and doc["share_id"] == share_id
+        else:
+            seen["refused"] += 1
+            assert after == before and doc["error"]["message"]  # nothing stored
+
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(name=st.one_of(st.text(max_size=100), st.integers(), st.none(),
+                          st.lists(st.text(max_size=3), max_size=2),
+                          st.sampled_from(["\x00\x01", " \t ", "x" * 5000, "\ud800"])))
+    def rename(name: object) -> None:
+        status, doc, _ = api.call("GET", "/v1/account")
+        was = doc["machine"]["name"]
+        try:
+            payload = json.dumps({"name": name}).encode()
+        except ValueError:
+            return
+        status, doc, _ = api.call("PUT", "/v1/machine", payload)
+        seen["requests"] += 1
+        assert status < 500, (status, doc)
+        now = api.call("GET", "/v1/account")[1]["machine"]["name"]
+        if status == 200:
+            assert now == doc["machine"]["name"] and 1 <= len(now) <= 64
+        else:
+            assert status == 400 and now == was  # refused: the name did not change
+
+    share()
+    rename()
+    record({"suite": "fuzz/shares+machine", **seen, "server_errors": 0})

@@ -1,7 +1,8 @@
-"""Plaintext audit after full syncs, on SQLite and on PostgreSQL: the planted markers,
-the passphrase, the account password, the data key and the bearer tokens appear nowhere
-in what the server stores (SQLite file, WAL and SHM; or ``pg_dump`` plus every table
-``COPY``'d out in binary) nor in anything the server logged."""
+"""Plaintext audit after full syncs, on SQLite, PostgreSQL and PostgreSQL + S3: the
+planted markers, the passphrase, the account password, the data key and the bearer
+tokens appear nowhere in what the server stores (SQLite file, WAL and SHM; or
+``pg_dump`` plus every table ``COPY``'d out in binary; with S3 every file of the S3
+server's data directory too) nor in anything the server logged."""
 
 from __future__ import annotations
 
@@ -58,6 +59,13 @@ def test_no_plaintext_or_key_material_on_the_server(tmp_path: Path, any_cloud: C
     # the dump really holds the sessions (the audit looked at the right bytes)
     dumped = b"".join(p.read_bytes() for p in files)
     assert all(s.split(":", 1)[1].encode() in dumped for s in corpus.files)
-    record({"suite": f"plaintext-audit/{'postgres' if cloud.database_url else 'sqlite'}",
+    if cloud.s3 is not None:  # ... and the bucket really holds the chunks the audit scanned
+        db = Storage(cloud)
+        rows = db("SELECT session_id, generation, idx, blob_key FROM chunks")
+        assert rows and all(r[3] for r in rows)
+        weed = b"".join(p.read_bytes() for p in files if cloud.s3.root in p.parents)
+        assert all(db.chunk(*r[:3]) in weed for r in rows[:5])
+    kind = "postgres+s3" if cloud.blob_store else "postgres" if cloud.database_url else "sqlite"
+    record({"suite": f"plaintext-audit/{kind}",
             "sessions": len(corpus.files), "bytes_scanned": scanned, "needles": len(needles),
             "hits": 0})

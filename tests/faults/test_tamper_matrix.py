@@ -1,4 +1,5 @@
-"""Tampering with Lore Cloud's storage, on SQLite and on PostgreSQL.
+"""Tampering with Lore Cloud's storage, on SQLite, PostgreSQL and PostgreSQL + S3 (the
+attacker then rewrites the bucket's objects).
 
 A flipped byte, a truncated chunk, swapped chunks, a replayed older generation, a
 dropped trailing chunk, a session moved into another account: each is refused on open,
@@ -77,8 +78,9 @@ def test_tampered_storage_is_refused_per_session(tmp_path: Path, any_cloud: Clou
        "?, generation, chunk_count, chunk_sizes, stored_bytes, deleted, meta, info, "
        "created_at, updated_at FROM sessions WHERE account_id = ? AND session_id = ?",
        acct2, seq2, acct1, sid("moved"))
-    db("INSERT INTO chunks (account_id, session_id, generation, idx, data) SELECT ?, "
-       "session_id, generation, idx, data FROM chunks WHERE account_id = ? AND session_id = ?",
+    db("INSERT INTO chunks (account_id, session_id, generation, idx, data, blob_key) "
+       "SELECT ?, session_id, generation, idx, data, blob_key FROM chunks "
+       "WHERE account_id = ? AND session_id = ?",
        acct2, acct1, sid("moved"))
     db("DELETE FROM chunks WHERE account_id = ? AND session_id = ?", acct1, sid("moved"))
     db("DELETE FROM sessions WHERE account_id = ? AND session_id = ?", acct1, sid("moved"))
@@ -135,6 +137,7 @@ def test_tampered_storage_is_refused_per_session(tmp_path: Path, any_cloud: Clou
     a.json("import")
     out = a.run("push", check=False)  # the origin uploads nothing under a forged key
     assert out.returncode != 0 and "unlock" in out.stderr, out.stderr
-    record({"suite": f"tamper/{'postgres' if cloud.database_url else 'sqlite'}",
+    kind = "postgres+s3" if cloud.blob_store else "postgres" if cloud.database_url else "sqlite"
+    record({"suite": f"tamper/{kind}",
             "tampered": len(BAD) + 2, "refused": len(failed) + len(moved["failed"]),
             "sessions_checked": 3 + 1})

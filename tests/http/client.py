@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import re
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -83,3 +87,75 @@ def frame(sid: str, chunks: list[bytes], generation: int = 1, first_index: int =
                              [len(info), *(len(c) for c in chunks)],
                              {"tool": "claude-code", "payload_bytes": sum(map(len, chunks))})
     return header, [info, *chunks]
+
+
+def hold_budget(url: str, token: str, nbytes: int) -> socket.socket:
+    """Send the first ``nbytes`` of a valid push twice that size, then stall.
+
+    The server leases those bytes from its in-flight budget until the socket closes.
+    """
+    from urllib.parse import urlsplit
+
+    header, parts = frame("t:holder", [b"x" * (2 * nbytes)])
+    body = wire.PUSH_MAGIC + b"".join(wire.encode_frame(header.to_json(), parts))
+    part = urlsplit(url)
+    sock = socket.create_connection((part.hostname, part.port))
+    sock.sendall(f"POST /v1/push HTTP/1.1\r\nHost: {part.netloc}\r\n"
+                 f"Authorization: Bearer {token}\r\nContent-Type: {wire.PUSH_CONTENT_TYPE}\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:nbytes])
+    return sock
+
+
+def wait_budget_full(url: str, probe: Api, timeout: float = 20.0) -> None:
+    """Until a small push of ``probe``'s account is answered 503 (the budget is held)."""
+    import time
+
+    header, parts = frame("t:probe", [b"p" * 1024])
+    body = wire.PUSH_MAGIC + b"".join(wire.encode_frame(header.to_json(), parts))
+    deadline = time.monotonic() + timeout
+    # no end marker: while there is room this is a harmless 400, then 503
+    while probe.call("POST", "/v1/push", body, wire.PUSH_CONTENT_TYPE)[0] != 503:
+        assert time.monotonic() < deadline, "the server's body budget never filled"
+        time.sleep(0.05)  # polling a condition with a deadline
+
+
+class Browser:
+    """A cookie-keeping HTTP client for the dashboard (same-origin form posts)."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.cookies = url, {}  # type: tuple[str, dict[str, str]]
+        self.host = urllib.parse.urlsplit(url).netloc
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                ctype: str = "application/x-www-form-urlencoded",
+                extra: dict[str, str] | None = None) -> tuple[int, str, dict[str, str]]:
+        conn = http.client.HTTPConnection(self.host, timeout=30)
+        headers = {"Origin": self.url, "Cookie": "; ".join(f"{k}={v}" for k, v in
+                                                            self.cookies.items())}
+        headers |= extra or {}
+        if body is not None:
+            headers["Content-Type"] = ctype
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        text = resp.read().decode(errors="replace")
+        for name, value in resp.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                self.cookies[key] = rest.split(";")[0]
+        conn.close()
+        return resp.status, text, {k.lower(): v for k, v in resp.getheaders()}
+
+    def csrf(self, path: str) -> str:
+        status, page, _ = self.request("GET", path)
+        assert status == 200, page
+        found = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert found, page
+        return found.group(1)
+
+    def post_form(self, path: str, fields: dict[str, str]) -> tuple[int, str, dict[str, str]]:
+        return self.request("POST", path, urllib.parse.urlencode(fields).encode())
+
+    def sign_in(self, email: str) -> None:
+        status, _, headers = self.post_form("/login", {"csrf": self.csrf("/login"),
+                                                       "email": email, "password": PASSWORD})
+        assert status == 303 and headers["location"] == "/sessions", status

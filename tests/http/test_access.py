@@ -156,7 +156,9 @@ def test_openapi_healthz_and_json_404(server: ServerProc) -> None:
               ("POST", "/v1/login"), ("POST", "/v1/logout"), ("GET", "/v1/account"),
               ("GET", "/v1/envelope"), ("PUT", "/v1/envelope"), ("POST", "/v1/push"),
               ("GET", "/v1/changes"), ("POST", "/v1/chunks"),
-              ("DELETE", "/v1/sessions/{session_id}"), ("POST", "/v1/account/reset")}
+              ("DELETE", "/v1/sessions/{session_id}"), ("POST", "/v1/account/reset"),
+              ("POST", "/v1/shares"), ("GET", "/v1/shares"),
+              ("DELETE", "/v1/shares/{share_id}"), ("PUT", "/v1/machine")}
     assert documented == served
     assert call(server.url, "GET", "/healthz")[:2] == (200, {"ok": True})
     status, doc, _ = call(server.url, "GET", "/v1/nothing-here")

@@ -55,6 +55,16 @@ class InProcessRemote:
         self._token = doc["token"]
         return Credentials(URL, doc["token"], doc["account_id"], doc["email"])
 
+    async def rename_machine(self, name: str) -> dict[str, Any]:
+        """lorecloud.machines.rename of the calling machine."""
+        from lorecloud.machines import rename
+
+        async def go() -> dict[str, Any]:
+            who = await self._principal()
+            return await rename(self.svc, who.account_id, who.machine_id, name)
+
+        return await self._do("rename_machine", go)
+
     async def logout(self) -> None:
         """SyncService.logout."""
         await self._do("logout", lambda: self.svc.logout(self._token or ""))

@@ -226,8 +226,9 @@ async def test_status_after_sync(cloud: Cloud) -> None:
     doc = await a.lore.status(daemon={"running": True, "next_auto_sync": "2030-01-01T00:00:00Z"})
     assert doc["account"]["email"] == "dev@example.com" and doc["account"]["plan"]
     assert doc["cloud"]["sessions"] == 1 and doc["cloud"]["storage_bytes"] > 0
+    # index_pending: its messages are not in the search index yet (no daemon catches up)
     assert doc["local"] == {"total_sessions": 1, "pending_sync": 0, "skipped_too_large": 0,
-                            "last_sync": doc["local"]["last_sync"],
+                            "index_pending": 1, "last_sync": doc["local"]["last_sync"],
                             "next_auto_sync": "2030-01-01T00:00:00Z"}
     assert doc["local"]["last_sync"] and doc["encryption"]["configured"]
     assert len(doc["encryption"]["key_id"]) == 32

@@ -86,8 +86,9 @@ async def test_progress_events(cloud: Cloud) -> None:
     assert pushed[-1]["done"] == pushed[-1]["total"] == 3 and pushed[-1]["bytes"] > 0
     pulled: list[dict[str, Any]] = []
     await b.lore.pull(progress=pulled.append)
-    assert pulled[-1] == {"event": "pull", "done": 3, "total": 3,
+    assert pulled[-1] == {"event": "pull", "done": 3, "total": 3, "sessions": 3,
                           "bytes": pulled[-1]["bytes"]} and pulled[-1]["bytes"] > 0
+    assert all(e["total"] == 3 for e in pulled)  # the real total from the first page
 
     def broken(event: dict[str, Any]) -> None:
         raise RuntimeError("a broken progress display never stops a sync")

@@ -19,11 +19,12 @@ from lored.errors import (
     MachineRevoked,
     NotLoggedIn,
     RateLimited,
+    ServerBusy,
     ServerError,
     ServerUnreachable,
     UsageError,
 )
-from lored.sync.http import HttpRemote, check_url
+from lored.sync.http import HttpRemote, check_url, retry_after
 from lored.sync.remote import EnvelopeConflict
 from loreproto import wire
 
@@ -109,7 +110,6 @@ def _err(code: str, **extra: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("status, body, exc", [
     (401, _err("unauthorized"), NotLoggedIn),
     (401, _err("machine_revoked"), MachineRevoked),
-    (429, _err("rate_limited"), RateLimited),
     (500, _err("internal"), ServerError),
     (400, {"not": "an error doc"}, ServerError),
 ])
@@ -166,13 +166,36 @@ async def test_retries_502_and_dropped_connections(faults: tuple[Faults, str]) -
 async def test_retries_give_up(faults: tuple[Faults, str]) -> None:
     f, url = faults
     f.script["/v1/envelope"] = [(503, _err("unavailable"))]
-    remote = HttpRemote(url, token="t", attempts=3, backoff=0.001)
+    remote = HttpRemote(url, token="t", attempts=3, busy_attempts=3, backoff=0.001)
     try:
-        with pytest.raises(ServerError):
+        with pytest.raises(ServerBusy, match="is busy.*still after 3 attempts"):
             await remote.get_envelope()
     finally:
         await remote.close()
     assert f.calls["/v1/envelope"] == 3
+
+
+async def test_a_429_is_retried_when_the_request_may_be_and_not_on_login(
+        faults: tuple[Faults, str]) -> None:
+    f, url = faults
+    f.script["/v1/account"] = [(429, _err("rate_limited")), (200, {"email": "a@b.c"})]
+    f.script["/v1/login"] = [(429, _err("rate_limited"))]
+    remote = HttpRemote(url, token="t", backoff=0.001)
+    try:
+        assert (await remote.account())["email"] == "a@b.c"
+        with pytest.raises(RateLimited):
+            await remote.login("a@b.c", "pw", "m", "n")
+    finally:
+        await remote.close()
+    assert f.calls == {"/v1/account": 2, "/v1/login": 1}
+
+
+@pytest.mark.parametrize("value, seconds", [
+    ("3", 3.0), (" 0 ", 0.0), ("soon", None), ("", None), (None, None), ("-1", None),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date in the past: no wait
+])
+def test_retry_after_header_forms(value: str | None, seconds: float | None) -> None:
+    assert retry_after(value) == seconds
 
 
 async def test_envelope_conflict_carries_current(faults: tuple[Faults, str]) -> None:

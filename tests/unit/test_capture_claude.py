@@ -175,3 +175,9 @@ def test_implausible_numeric_timestamps_are_ignored() -> None:
     assert norm_ts(1_750_000_000) == "2025-06-15T15:06:40.000Z"
     assert norm_ts(1_750_000_000_000) == "2025-06-15T15:06:40.000Z"
     assert norm_ts("0001-01-01T00:00:00Z") is None
+    # the canonical form passes through as it is, but only when it is a real time
+    assert norm_ts("2025-06-14T09:00:00.123Z") == "2025-06-14T09:00:00.123Z"
+    assert norm_ts("2025-02-30T09:00:00.123Z") is None
+    assert norm_ts("2025-06-14T24:00:00.000Z") is None
+    assert norm_ts("1970-01-01T00:00:00.000Z") is None
+    assert norm_ts("2025-06-14T11:00:00.123+02:00") == "2025-06-14T09:00:00.123Z"

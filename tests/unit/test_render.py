@@ -71,3 +71,33 @@ def test_truncate_local_time_key_values() -> None:
     assert render.key_values([("Plan", "pro"), ("Email", None)], indent=2) == (
         "  Plan: pro\n  Email: -\n"
     )
+
+
+def test_fit_rows_cuts_only_the_flex_columns_last_listed_first() -> None:
+    rows = [["3f2b9c1e", "claude-code", "a-rather-long-project-name", "T" * 60]]
+    cols = ["ID", "TOOL", "PROJECT", "TITLE"]
+    [row] = render.fit_rows(cols, rows, 80, flex=[3, 2])
+    assert row[:2] == rows[0][:2]
+    assert len("  ".join(row)) <= 80 and row[2] == "a-rath…" and row[3].endswith("…")
+    [wide] = render.fit_rows(cols, rows, 200, flex=[3, 2])
+    assert wide == rows[0]
+
+
+def test_short_time_is_ls_style() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    assert render.short_time("2024-06-14T09:12:03Z", now) == "2024-06-14"
+    assert render.short_time(None, now) == "-"
+    assert len(render.short_time("2026-06-14T09:12:03Z", now)) == 12
+
+
+def test_pager_command_order_and_off_switches() -> None:
+    from lorectl.pager import pager_command
+
+    assert pager_command({}) == ["less", "-FRX"]
+    assert pager_command({"PAGER": "more"}) == ["more"]
+    assert pager_command({"PAGER": "more", "LORE_PAGER": "most -s"}) == ["most", "-s"]
+    assert pager_command({"LORE_PAGER": ""}) is None
+    assert pager_command({"PAGER": "cat"}) is None
+    assert pager_command({"LORE_PAGER": "'unterminated"}) is None

@@ -189,3 +189,38 @@ async def test_changes_seen_fires_a_debounced_capture_sync() -> None:
         assert sched._sched.get_job(SOON_JOB) is None
     finally:
         sched.shutdown()
+
+
+def test_a_busy_servers_retry_after_is_a_floor_on_the_backoff() -> None:
+    # the first failure alone would retry after 30 s; the server asked for 300 s
+    state, delay = after_cycle(BackoffState(), False, interval=900, rand=0.0, policy=POLICY,
+                               retry_after=300)
+    assert state.failures == 1 and delay == 300
+    # a shorter Retry-After never shortens the backoff
+    _, delay = after_cycle(BackoffState(3), False, interval=900, rand=0.5, policy=POLICY,
+                           retry_after=5)
+    assert delay == 240
+    # a hostile Retry-After (a week) is capped like any backoff
+    _, delay = after_cycle(BackoffState(), False, interval=900, rand=0.999, policy=POLICY,
+                           retry_after=7 * 86400)
+    assert delay == POLICY.cap
+    # success ignores it
+    assert after_cycle(BackoffState(2), True, interval=900, rand=0.5, policy=POLICY,
+                       retry_after=300)[1] == 900
+
+
+async def test_cycle_finished_with_retry_after_moves_next_run_past_it() -> None:
+    async def fire(reason: str) -> None:
+        return None
+
+    now = [1_000_000.0]
+    sched = SyncScheduler(fire, interval=3600, rng=lambda: 0.0, clock=lambda: now[0],
+                          policy=POLICY)
+    sched.start()
+    try:
+        base = datetime.fromtimestamp(now[0], UTC)
+        assert sched.cycle_finished(False, retry_after=120) == 120
+        nxt = sched.next_run()
+        assert nxt is not None and (nxt - base).total_seconds() == pytest.approx(120)
+    finally:
+        sched.shutdown()
