@@ -24,4 +24,6 @@ def mcp_cmd(print_config: str | None) -> None:
         return
     from lored.config import load_settings
 
-    serve_mcp(load_settings())
+    status = serve_mcp(load_settings())
+    if status:
+        raise SystemExit(status)

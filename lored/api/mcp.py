@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from lored.config import Settings
 
 
-def serve_mcp(settings: Settings) -> None:
-    """Run the read-only MCP server on this machine's archive until stdin closes."""
-    from lored.capture.redaction import local_redactor
+def serve_mcp(settings: Settings) -> int:
+    """Serve the read-only MCP server on this machine's archive until stdin closes;
+    returns the exit status.
+
+    With ``lored`` running, its warm standby (``lored.mcp.standby``) takes this
+    process's stdin/stdout over and serves them, the SDK already loaded; otherwise the
+    server runs here. Either way, ``lorectl mcp`` having run is remembered so that
+    lored keeps a standby from now on.
+    """
+    from lored.mcp.standby import handoff, marker, socket_path
+
+    paths = settings.paths
+    if paths.data_dir.is_dir():
+        with contextlib.suppress(OSError):
+            marker(paths).touch()
+    status = handoff(socket_path(paths))
+    if status is not None:
+        return status
     from lored.errors import UsageError
     from lored.mcp.archive import ArchiveError
-    from lored.mcp.server import run
+    from lored.mcp.server import assistant_redactor, run
 
     try:
         # what the assistant sees is redacted whatever [privacy] redact says locally
-        run(settings.paths.db_file,
-            redactor=lambda: local_redactor(settings, always=True))
+        run(paths.db_file, redactor=lambda: assistant_redactor(settings))
     except ArchiveError as exc:
         raise UsageError(str(exc), hint="run `lorectl import` to capture sessions") from None
+    return 0
 
 
 def mcp_config(tool: str) -> str:
@@ -25,3 +42,10 @@ def mcp_config(tool: str) -> str:
     from lored.mcp.configs import config_for
 
     return config_for(tool)
+
+
+def standby_wanted(settings: Settings) -> bool:
+    """True once `lorectl mcp` has run on this machine (lored then keeps a standby)."""
+    from lored.mcp.standby import marker
+
+    return marker(settings.paths).exists()

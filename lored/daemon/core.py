@@ -38,6 +38,7 @@ from lored.logging import cycle_fields
 if TYPE_CHECKING:
     from lored.api import Lore
     from lored.daemon.ipc.server import IpcServer
+    from lored.daemon.standby import StandbyKeeper
 
 log = structlog.get_logger("lored")
 
@@ -78,6 +79,7 @@ class Daemon:
         self._startup: asyncio.Task[None] | None = None
         self._stamps = self._file_stamps()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.standby: StandbyKeeper | None = None
         self._index_again = False  # deferred work was asked for while it ran
 
     # -- lifecycle ------------------------------------------------------------------
@@ -102,6 +104,7 @@ class Daemon:
                 self.scheduler.pause()
             self.scheduler.start()
             self._startup = asyncio.create_task(self._initial_import(), name="initial-import")
+            self._keep_mcp_standby()
             log.info("lored_started", pid=os.getpid(), socket=str(sock_path),
                      interval_s=self.settings.sync_interval, auto=self.settings.sync_auto)
             self.notifier.ready(self._status_line())
@@ -128,6 +131,8 @@ class Daemon:
         if server is not None:
             await server.stop()
         await self._stop_watcher()
+        if self.standby is not None:
+            await self.standby.stop()
         for task in list(self._tasks):
             task.cancel()
         if self.lore is not None:
@@ -139,6 +144,15 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload(), "reload"))
+
+    def _keep_mcp_standby(self) -> None:
+        """A warm `lorectl mcp` for assistants, once one has been used here."""
+        from lored.api.mcp import standby_wanted
+        from lored.daemon.standby import StandbyKeeper
+        from lored.mcp.standby import CONSUMED
+
+        self.standby = StandbyKeeper(lambda: standby_wanted(self.settings), CONSUMED)
+        self._spawn(self.standby.run(), "mcp-standby")
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)

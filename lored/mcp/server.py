@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lored.config import Settings
 from lored.mcp.archive import Archive, redact_with
 from lored.secrets.redact import Redactor
 
@@ -22,11 +23,15 @@ INSTRUCTIONS = (
 )
 
 
-def build(db_file: Path) -> Any:
-    """The FastMCP server over ``db_file`` (opened read-only)."""
+def build(archive: Callable[[], Archive]) -> Any:
+    """The FastMCP server whose tools read ``archive()`` (a read-only store).
+
+    The archive is asked for per call, so the warm standby (:mod:`lored.mcp.standby`)
+    can build the server — the costly part: the SDK turns each signature into pydantic
+    models — before it knows which store it will serve.
+    """
     from mcp.server.fastmcp import FastMCP
 
-    archive = Archive(db_file)
     # the SDK logs every request at INFO on stderr; an assistant shows that as noise
     server = FastMCP("lore", instructions=INSTRUCTIONS, log_level="WARNING")
 
@@ -37,7 +42,7 @@ def build(db_file: Path) -> Any:
         """Full-text search over every message of every session; ranked snippets with
         session id, tool, project, machine and time. `since`: a date or '7d'/'12h'.
         `limit` (default 10, at most 50); `more` says how many results were left out."""
-        return archive.search(query, tool=tool, project=project, machine=machine,
+        return archive().search(query, tool=tool, project=project, machine=machine,
                               since=since, limit=limit)
 
     @server.tool()
@@ -46,7 +51,7 @@ def build(db_file: Path) -> Any:
                       limit: int | None = None) -> dict[str, Any]:
         """Sessions, most recent first (default 20, at most 100), with `total` and `more`.
         `project` matches part of a project path or git remote."""
-        return archive.list_sessions(project=project, tool=tool, machine=machine,
+        return archive().list_sessions(project=project, tool=tool, machine=machine,
                                      since=since, limit=limit)
 
     @server.tool()
@@ -54,13 +59,13 @@ def build(db_file: Path) -> Any:
                     limit: int | None = None) -> dict[str, Any]:
         """One session's metadata and a page of its messages (default 50 from `offset`,
         at most 200; long texts shortened, tool calls summarised by name)."""
-        return archive.get_session(session_id, offset=offset, limit=limit)
+        return archive().get_session(session_id, offset=offset, limit=limit)
 
     @server.tool()
     def project_history(path: str, limit: int | None = None) -> dict[str, Any]:
         """Recent sessions of the project at `path` from every machine: matched by the
         checkout's git remote, so a checkout at another path elsewhere still matches."""
-        return archive.project_history(path, limit=limit)
+        return archive().project_history(path, limit=limit)
 
     return server
 
@@ -68,5 +73,14 @@ def build(db_file: Path) -> Any:
 def run(db_file: Path, redactor: Callable[[], Redactor | None] | None = None) -> None:
     """Serve over stdio until stdin closes; every answer's text redacted by
     ``redactor()`` (called on the first answer that has text)."""
+    archive = Archive(db_file)  # a missing store is a start-up error, not a tool error
     redact_with(redactor)
-    build(db_file).run("stdio")
+    build(lambda: archive).run("stdio")
+
+
+def assistant_redactor(settings: Settings) -> Redactor | None:
+    """What every answer passes through: secrets redacted whatever ``[privacy] redact``
+    says for this machine's own store."""
+    from lored.capture.redaction import local_redactor
+
+    return local_redactor(settings, always=True)

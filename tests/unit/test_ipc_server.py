@@ -25,12 +25,12 @@ from lored.daemon.ipc.runtime import (
     InstanceLock,
     bind_socket,
     ensure_private_dir,
-    peer_uid,
     remove_socket,
     socket_inode,
 )
 from lored.daemon.ipc.server import IpcServer
 from lored.errors import AlreadyRunning, DaemonError, EncryptionNotConfigured
+from lored.peers import peer_uid
 
 
 class StandInDaemon:

@@ -23,8 +23,8 @@ from aiohttp.web_protocol import RequestHandler
 
 from lored.daemon.cycles import CycleKind, ProgressFn
 from lored.daemon.ipc import protocol as p
-from lored.daemon.ipc.runtime import peer_uid
 from lored.errors import LoreError
+from lored.peers import peer_uid
 
 log = structlog.get_logger("lored.daemon.ipc")
 
