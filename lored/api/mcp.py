@@ -45,7 +45,12 @@ def mcp_config(tool: str) -> str:
 
 
 def standby_wanted(settings: Settings) -> bool:
-    """True once `lorectl mcp` has run on this machine (lored then keeps a standby)."""
+    """True once `lorectl mcp` has run on this machine (lored then keeps a standby),
+    unless lored's environment says ``LORE_MCP_STANDBY=0``."""
+    import os
+
     from lored.mcp.standby import marker
 
+    if os.environ.get("LORE_MCP_STANDBY", "").strip() == "0":
+        return False
     return marker(settings.paths).exists()

@@ -40,6 +40,7 @@ class StandbyKeeper:
     async def run(self) -> None:
         """Until cancelled: an idle standby whenever one is wanted."""
         backoff = 1.0
+        log.info("mcp_standby", kept=self.wanted())
         while True:
             if not self.wanted():
                 await asyncio.sleep(CHECK_S)

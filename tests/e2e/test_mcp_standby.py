@@ -123,3 +123,25 @@ def test_lored_standby_serves_the_assistant_and_the_next_one_waits(tmp_path: Pat
     again = subprocess.run([LORECTL, "mcp"], env=a.env(), input="", capture_output=True,
                            timeout=60)
     assert again.returncode == 0 and b"Traceback" not in again.stderr
+
+
+def test_no_standby_when_lored_is_told_so(tmp_path: Path) -> None:
+    a = LorectlMachine(tmp_path, "a")
+    a.run("import")
+    (a.lore_home / "mcp-used").touch()
+    log = tmp_path / "lored.log"
+    with log.open("wb") as err:
+        lored = subprocess.Popen([str(Path(LORECTL).parent / "lored")],
+                                 env=a.env(LORE_MCP_STANDBY="0"),
+                                 stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        line = wait_for(lambda: next((ln for ln in log.read_text().splitlines()
+                                      if '"mcp_standby"' in ln), None), 60,
+                        "lored's standby decision")
+        assert json.loads(line)["kept"] is False
+        assert not _standby_socket(a).exists()
+        assert not [p for p in psutil.Process(lored.pid).children()
+                    if "lored.mcp.standby" in " ".join(p.cmdline())]
+    finally:
+        lored.terminate()
+        lored.wait(30)
