@@ -165,13 +165,18 @@ class Bench:
 
     def __init__(self, work: Path, pg: Any, s3: Any, srv: LoreServer, settle: float) -> None:
         self.work, self.pg, self.s3, self.srv, self.settle = work, pg, s3, srv, settle
+        self.db_url = srv.database_url or ""
         self.calls = count_calls()
         self.rng = random.Random(21)
         self.accounts: list[tuple[Machine, Machine]] = []
 
     async def setup(self, n: int) -> None:
-        """N accounts; a pushes a first session (sets up encryption), b pulls it."""
-        for i in range(n):
+        """N accounts; a pushes a first session (sets up encryption), b pulls it.
+
+        Four accounts at a time: set-up is not measured, and it is mostly Argon2id (the
+        client's key, the server's password hashes), which leaves the loop idle.
+        """
+        async def one(i: int) -> tuple[Machine, Machine]:
             a, b = Machine(self.work / f"a{i}"), Machine(self.work / f"b{i}")
             email = f"costs{i}@example.com"
             await a.open(self.srv.url, email, register=True)
@@ -179,7 +184,28 @@ class Bench:
             await a.capture(self.rng, 0)
             await a.lore.sync()
             await b.lore.sync()
-            self.accounts.append((a, b))
+            return a, b
+
+        for k in range(0, n, 4):
+            self.accounts += await asyncio.gather(*(one(i) for i in range(k, min(n, k + 4))))
+
+    async def tables(self) -> dict[str, dict[str, int]]:
+        """Rows and bytes (heap + indexes + TOAST) of every table of the server's database."""
+        import asyncpg
+
+        conn = await asyncpg.connect(self.db_url)
+        try:
+            names = [r[0] for r in await conn.fetch(
+                "SELECT relname FROM pg_stat_user_tables ORDER BY relname")]
+            out = {name: {"rows": int(await conn.fetchval(f'SELECT count(*) FROM "{name}"')),
+                          "bytes": int(await conn.fetchval(
+                              "SELECT pg_total_relation_size($1::regclass)", name))}
+                   for name in names}
+            out["(database)"] = {"rows": 0, "bytes": int(await conn.fetchval(
+                "SELECT pg_database_size(current_database())"))}
+            return out
+        finally:
+            await conn.close()
 
     async def snapshot(self) -> dict[str, float]:
         """Every counter now (CPU, S3, client calls; database counters after settle)."""
@@ -224,8 +250,9 @@ class Bench:
 
 
 async def measure(work: Path, n: int, settle: float, pg: Any, s3: Any,
-                  srv: LoreServer) -> dict[str, dict[str, float]]:
-    """Set up N accounts, settle, then run the three batches; per-operation figures."""
+                  srv: LoreServer) -> dict[str, Any]:
+    """Set up N accounts, settle, run the three batches -> per-operation figures and
+    the tables' rows and bytes at the end."""
     bench = Bench(work, pg, s3, srv, settle)
     try:
         print(f"costs: setting up {n} accounts …", file=sys.stderr, flush=True)
@@ -235,7 +262,7 @@ async def measure(work: Path, n: int, settle: float, pg: Any, s3: Any,
         for kind in KINDS:
             print(f"costs: {n} × {kind} …", file=sys.stderr, flush=True)
             per[kind] = {k: v / n for k, v in (await bench.run_batch(kind)).items()}
-        return per
+        return {"per_operation": per, "tables": await bench.tables()}
     finally:
         await bench.close()
 
@@ -304,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                          extra_args=("--blob-store", s3.url(), "--open-registration"))
         srv.env.update(s3.env)
         srv.start()
-        per = asyncio.run(measure(work, args.n, args.settle, pg, s3, srv))
+        result = asyncio.run(measure(work, args.n, args.settle, pg, s3, srv))
     except Unavailable as e:
         print(f"costs: n/a: {e}", file=sys.stderr)
         return 2
@@ -316,7 +343,10 @@ def main(argv: list[str] | None = None) -> int:
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
+    per = result["per_operation"]
     print(render(per, args.n))
+    print("\ntables at the end (rows, bytes incl. indexes): " + ", ".join(
+        f"{k} {v['rows']:,} / {v['bytes']:,}" for k, v in result["tables"].items()))
     if args.json or args.json_out:
         out = args.json_out or RESULT
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -324,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": "python -m bench.costs " + " ".join(argv or sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
             "load_average": os.getloadavg(), "n": args.n, "settle_s": args.settle,
-            "session_bytes": SESSION_BYTES, "per_operation": per,
+            "session_bytes": SESSION_BYTES, **result,
             "table": render(per, args.n)}, indent=2) + "\n")
         print(f"\nwritten to {out}", file=sys.stderr)
     return 0
