@@ -47,6 +47,10 @@ SESSION_BYTES = 40_000  # the corpus median (bench/corpus.py MEDIAN)
 DB = "lore_costs"
 RESULT = Path(__file__).resolve().parent / "results" / "costs.json"
 _TICK = os.sysconf("SC_CLK_TCK")
+#: docs/scaling.md's deployment: 100,000 users × 3 machines, a cycle every 15 minutes;
+#: the share of cycles that push or pull one session is an assumption, not measured
+MACHINES, INTERVAL_S = 300_000, 900
+SHARE = {"noop": 0.7, "push": 0.1, "pull": 0.2}
 
 
 def tree_cpu(root: int) -> float:
@@ -292,6 +296,23 @@ ROWS = (  # (label, key, scale, format)
 )
 
 
+def model(per: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The deployment's load per second from the measured per-operation costs."""
+    rate = {k: MACHINES / INTERVAL_S * SHARE[k] for k in KINDS}
+
+    def total(*keys: str) -> float:
+        return sum(rate[k] * per[k].get(key, 0.0) for k in KINDS for key in keys)
+
+    return {"cycles": MACHINES / INTERVAL_S, "http_requests": total("http_requests"),
+            "server_cores": total("server_cpu"), "pg_cores": total("pg_cpu"),
+            "transactions": total("xact_commit"),
+            "rows_read": total("tup_returned", "tup_fetched"),
+            "rows_written": total("tup_inserted", "tup_updated", "tup_deleted"),
+            "wal_bytes": total("wal_bytes"), "s3_put": total("s3_PUT"),
+            "s3_get": total("s3_GET"), "s3_bytes_in": total("s3_bytes_in"),
+            "s3_bytes_out": total("s3_bytes_out")}
+
+
 def render(per: dict[str, dict[str, float]], n: int) -> str:
     """The per-operation table (one column per kind) and the caveat on wall time."""
     lines = [f"| per operation (N = {n} each) | no-op cycle | push cycle | pull cycle |",
@@ -299,6 +320,9 @@ def render(per: dict[str, dict[str, float]], n: int) -> str:
     for label, key, scale, form in ROWS:
         cells = [form.format(per[k].get(key, 0.0) * scale) for k in KINDS]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    shares = ", ".join(f"{SHARE[k]:.0%} {k}" for k in KINDS)
+    lines.append(f"\n{MACHINES:,} machines every {INTERVAL_S // 60} min ({shares}; assumed), "
+                 "per second: " + ", ".join(f"{k} {v:,.2f}" for k, v in model(per).items()))
     lines.append("\nCPU seconds are robust under load (they count only the work done); wall "
                  "time is not: on a shared machine it includes waiting for a core.")
     return "\n".join(lines)
@@ -354,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": "python -m bench.costs " + " ".join(argv or sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
             "load_average": os.getloadavg(), "n": args.n, "settle_s": args.settle,
-            "session_bytes": SESSION_BYTES, **result,
+            "session_bytes": SESSION_BYTES, **result, "model_per_s": model(per),
             "table": render(per, args.n)}, indent=2) + "\n")
         print(f"\nwritten to {out}", file=sys.stderr)
     return 0
