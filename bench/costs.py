@@ -92,18 +92,12 @@ def s3_counters(metrics_url: str) -> dict[str, float]:
     return out
 
 
-async def pg_counters(admin_url: str) -> dict[str, float]:
-    """``pg_stat_database`` of the server's database and the WAL position, read from a
-    connection to another database (so this query is not counted)."""
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url)
-    try:
-        row = await conn.fetchrow(
-            f"SELECT {', '.join(PG_FIELDS)}, pg_current_wal_lsn() - '0/0'::pg_lsn AS wal"
-            " FROM pg_stat_database WHERE datname = $1", DB)
-    finally:
-        await conn.close()
+async def pg_counters(admin: Any) -> dict[str, float]:
+    """``pg_stat_database`` of the server's database and the WAL position, read on a
+    connection to another database (``admin``: so these reads are not counted)."""
+    row = await admin.fetchrow(
+        f"SELECT {', '.join(PG_FIELDS)}, pg_current_wal_lsn() - '0/0'::pg_lsn AS wal"
+        " FROM pg_stat_database WHERE datname = $1", DB)
     return {k: float(v) for k, v in dict(row).items()}
 
 
@@ -173,6 +167,7 @@ class Bench:
         self.calls = count_calls()
         self.rng = random.Random(21)
         self.accounts: list[tuple[Machine, Machine]] = []
+        self.admin: Any = None  # one connection for every read of the counters
 
     async def setup(self, n: int) -> None:
         """N accounts; a pushes a first session (sets up encryption), b pulls it.
@@ -190,6 +185,9 @@ class Bench:
             await b.lore.sync()
             return a, b
 
+        import asyncpg
+
+        self.admin = await asyncpg.connect(self.pg.url)
         for k in range(0, n, 4):
             self.accounts += await asyncio.gather(*(one(i) for i in range(k, min(n, k + 4))))
 
@@ -217,12 +215,12 @@ class Bench:
                 "pg_cpu": tree_cpu(self.pg.pids()[0]), "s3_cpu": tree_cpu(self.s3.pids()[0]),
                 "http_requests": float(self.calls[0]), "t": time.perf_counter()}
         snap.update(s3_counters(self.s3.metrics_url))
-        snap["wal"] = (await pg_counters(self.pg.url))["wal"]
+        snap["wal"] = (await pg_counters(self.admin))["wal"]
         return snap
 
     async def run_batch(self, kind: str) -> dict[str, float]:
         """One operation per account; the counters' deltas and the client-side totals."""
-        db0 = await pg_counters(self.pg.url)
+        db0 = await pg_counters(self.admin)
         s0 = await self.snapshot()
         wall = up = down = 0.0
         for i, (a, b) in enumerate(self.accounts):
@@ -239,7 +237,7 @@ class Bench:
             down += doc["pull"].get("bytes_downloaded") or 0
         s1 = await self.snapshot()
         await asyncio.sleep(self.settle)  # let every backend flush its statistics
-        db1 = await pg_counters(self.pg.url)
+        db1 = await pg_counters(self.admin)
         out = {k: s1.get(k, 0.0) - s0.get(k, 0.0) for k in s1 if k not in ("t", "wal")}
         out.update({k: db1[k] - db0[k] for k in PG_FIELDS})
         out.update(wal_bytes=s1["wal"] - s0["wal"], wall_s=wall, batch_s=s1["t"] - s0["t"],
@@ -247,7 +245,9 @@ class Bench:
         return out
 
     async def close(self) -> None:
-        """Close every Lore."""
+        """Close every Lore and the counters' connection."""
+        if self.admin is not None:
+            await self.admin.close()
         for pair in self.accounts:
             for m in pair:
                 await m.lore.close()
