@@ -323,8 +323,9 @@ def render(per: dict[str, dict[str, float]], n: int) -> str:
     shares = ", ".join(f"{SHARE[k]:.0%} {k}" for k in KINDS)
     lines.append(f"\n{MACHINES:,} machines every {INTERVAL_S // 60} min ({shares}; assumed), "
                  "per second: " + ", ".join(f"{k} {v:,.2f}" for k, v in model(per).items()))
-    lines.append("\nCPU seconds are robust under load (they count only the work done); wall "
-                 "time is not: on a shared machine it includes waiting for a core.")
+    lines.append("\nCPU seconds are robust under load (they count the work done, not the "
+                 "waiting; loaded runs still differ by up to ≈ 50 %); wall time is not: on a "
+                 "shared machine it includes waiting for a core.")
     return "\n".join(lines)
 
 
