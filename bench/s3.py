@@ -34,6 +34,8 @@ class S3Server:
         self.root = Path(tempfile.mkdtemp(prefix="lore-bench-s3-"))
         self.ports = [free_port() for _ in range(8)]
         self.endpoint = f"http://127.0.0.1:{self.ports[6]}"
+        #: Prometheus endpoint (``SeaweedFS_s3_request_total`` by action, bytes by bucket)
+        self.metrics_url = f"http://127.0.0.1:{free_port()}/metrics"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,7 +61,8 @@ class S3Server:
                f"-master.port={p[0]}", f"-master.port.grpc={p[1]}", f"-volume.port={p[2]}",
                f"-volume.port.grpc={p[3]}", "-filer", f"-filer.port={p[4]}",
                f"-filer.port.grpc={p[5]}", "-s3", f"-s3.port={p[6]}", f"-s3.port.grpc={p[7]}",
-               "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={conf}"]
+               "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={conf}",
+               f"-metricsPort={self.metrics_url.rsplit(':', 1)[1].split('/')[0]}"]
         with (self.root / "weed.log").open("wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
