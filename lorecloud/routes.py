@@ -26,6 +26,8 @@ BUDGET: Final = web.AppKey("lore_body_budget", admission.BodyBudget)
 #: chunks fetched from the backend per round trip while streaming a CHUNK response;
 #: bounds the memory of one download to a few sealed chunks
 FETCH_GROUP: Final = 4
+#: bytes of CHUNK frames gathered into one write of the response
+WRITE_BATCH: Final = 256 * 1024
 #: the largest authenticated JSON body (an envelope, 256 chunk refs)
 MAX_JSON_BODY: Final = wire.MiB
 
@@ -280,8 +282,18 @@ async def chunks(request: web.Request) -> web.StreamResponse:
     await resp.write(wire.CHUNK_MAGIC)
     pos = FETCH_GROUP
     while True:
+        # small frames go out together: one write (and drain) per WRITE_BATCH bytes,
+        # not two per chunk; an object streams on in pieces of its own size
+        pending: list[bytes] = []
+        size = 0
         async for buf in svc.chunk_frames(batch):
-            await resp.write(buf)
+            pending.append(buf)
+            size += len(buf)
+            if size >= WRITE_BATCH:
+                await resp.write(b"".join(pending))
+                pending, size = [], 0
+        if pending:
+            await resp.write(b"".join(pending))
         if pos >= len(refs):
             break
         # an error from here on cannot become a JSON document any more; it aborts the
