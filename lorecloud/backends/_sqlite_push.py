@@ -39,10 +39,12 @@ class _Txn:
     """PushTxn reading through the connection that holds BEGIN IMMEDIATE."""
 
     def __init__(self, db: aiosqlite.Connection, account_id: str, session_id: str,
-                 blobs: BlobStore) -> None:
+                 blobs: BlobStore, known: list[Usage] | None = None) -> None:
         self.db, self.account_id, self.session_id = db, account_id, session_id
         self.blobs = blobs
         self.row: SessionRow | None = None
+        #: the account's usage as of this request's earlier sessions (see usage())
+        self.known = known if known is not None else []
 
     async def session(self) -> SessionRow | None:
         async with self.db.execute(
@@ -74,13 +76,19 @@ class _Txn:
         return [g for g in got if g is not None]
 
     async def usage(self) -> Usage:
+        """Live sessions and bytes of the account. Read once per push request: every
+        later session of the request gets it as the earlier ones left it (the write
+        lock is held), instead of summing every row of the account per session."""
+        if self.known:
+            return self.known[0]
         async with self.db.execute(
             "SELECT COUNT(*), COALESCE(SUM(stored_bytes), 0) FROM sessions "
             "WHERE account_id = ? AND deleted = 0", (self.account_id,)
         ) as cur:
             r = await cur.fetchone()
         assert r is not None
-        return Usage(r[0], r[1])
+        self.known.append(Usage(r[0], r[1]))
+        return self.known[0]
 
 
 async def commit_push(
@@ -99,6 +107,13 @@ async def commit_push(
             cur.chunk_count if cur else None,
         )
     w = plan.write
+    if txn.known:  # keep the request's usage true for the sessions after this one
+        was = txn.known[0]
+        live_before = cur is not None and not cur.deleted
+        txn.known[0] = Usage(
+            was.sessions + (0 if live_before else 1),
+            was.storage_bytes - (cur.stored_bytes if live_before and cur else 0)
+            + w.stored_bytes)
     seq = await next_seq(db, account_id)
     meta = json.dumps(w.meta, separators=(",", ":"))
     sizes = json.dumps(w.chunk_sizes)
@@ -149,10 +164,11 @@ async def commit_push_many(
     the caller commits the outcomes' writes and then raises the exception.
     """
     outcomes: list[PushOutcome] = []
+    known: list[Usage] = []
     for session_id, planner in items:
         await db.execute("SAVEPOINT push_session")
         try:
-            txn = _Txn(db, account_id, session_id, blobs)
+            txn = _Txn(db, account_id, session_id, blobs, known)
             out = await commit_push(db, txn, planner, now, staged, dropped)
         except Exception as exc:
             await db.execute("ROLLBACK TO push_session")

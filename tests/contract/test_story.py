@@ -149,6 +149,31 @@ async def test_quota_on_a_small_free_plan(new_service: NewService) -> None:
     assert doc["usage"]["sessions"] == 2
 
 
+async def test_quota_is_counted_across_the_sessions_of_one_push(new_service: NewService
+                                                                 ) -> None:
+    plans = {"free": Plan("free", max_sessions=3, storage_bytes=1_000),
+             "pro": Plan("pro", max_sessions=None, storage_bytes=None)}
+    svc = await new_service(open_registration=True, plans=plans)
+    await svc.register(EMAIL, PASSWORD)
+    a = await machine(svc, EMAIL, "a")
+    assert (await push_one(svc, a, "t:0", 1, 0, [blob(100)]))["status"] == "ok"
+    await svc.delete_session(a, "t:0")  # a tombstone counts for nothing
+    # one request: t:1 new, t:1 again (an append: bytes grow, the count does not), t:0
+    # back from its tombstone, t:2 new; then t:3 (4th session) and t:4 (bytes) refused
+    results = await svc.push(a, [frame("t:1", 1, 0, [blob(100)]),
+                                 frame("t:1", 1, 1, [blob(100)]),
+                                 frame("t:0", 2, 0, [blob(100)]),
+                                 frame("t:2", 1, 0, [blob(100)]),
+                                 frame("t:3", 1, 0, [blob(50)])])
+    assert [r["status"] for r in results] == ["ok", "ok", "ok", "ok", wire.RESULT_QUOTA]
+    usage = (await svc.account(a))["usage"]
+    assert usage["sessions"] == 3
+    room = 1_000 - usage["storage_bytes"]
+    big, small = [frame("t:1", 1, 2, [blob(room + 1)])], [frame("t:1", 1, 2, [blob(10)])]
+    assert (await svc.push(a, big + small))[0]["status"] == wire.RESULT_QUOTA
+    assert (await svc.account(a))["usage"]["storage_bytes"] == 1_000 - room + 10
+
+
 async def test_changes_paging_exclusion_and_cursor(svc: SyncService) -> None:
     await svc.register(EMAIL, PASSWORD)
     a, b, c = [await machine(svc, EMAIL, m) for m in "abc"]
