@@ -103,9 +103,17 @@ class Machine:
 
     def api(self, method: str, route: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One JSON call to this machine's lored."""
-        from lorectl.ipc_client import DaemonClient
+        from lorectl.ipc_client import DaemonClient, DaemonUnavailable
 
-        return DaemonClient(self.socket_path).call(method, route, body)
+        try:
+            return DaemonClient(self.socket_path).call(method, route, body)
+        except DaemonUnavailable as exc:
+            # say why: a lored that died leaves its exit status and last lines in the log
+            if self.proc is not None and self.proc.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise AssertionError(f"lored exited with {self.proc.returncode} ({exc}); "
+                                     f"its log ends:\n{tail}") from None
+            raise
 
     def stop_lored(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         """Signal lored and wait for it to exit; returns its exit status."""
