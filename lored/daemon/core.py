@@ -149,9 +149,9 @@ class Daemon:
         """A warm `lorectl mcp` for assistants, once one has been used here."""
         from lored.api.mcp import standby_wanted
         from lored.daemon.standby import StandbyKeeper
-        from lored.mcp.standby import CONSUMED
+        from lored.mcp.standby import CONSUMED, READY
 
-        self.standby = StandbyKeeper(lambda: standby_wanted(self.settings), CONSUMED)
+        self.standby = StandbyKeeper(lambda: standby_wanted(self.settings), READY, CONSUMED)
         self._spawn(self.standby.run(), "mcp-standby")
 
     def _spawn(self, coro: Any, name: str) -> None:

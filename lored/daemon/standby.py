@@ -21,19 +21,23 @@ import structlog
 log = structlog.get_logger("lored")
 
 #: how often lored looks for the "`lorectl mcp` has run here" marker while it has none
-CHECK_S = 60.0
+#: (one stat: the first assistant conversation after it gets a warm server soon)
+CHECK_S = 5.0
 #: the longest pause between failing standbys
 MAX_BACKOFF_S = 300.0
 #: a standby that lived this long was healthy: the back-off starts over
 HEALTHY_S = 60.0
+#: a standby not listening this long after its start is stuck: it is replaced
+READY_S = 30.0
 
 
 class StandbyKeeper:
     """Keeps one idle standby while ``wanted()`` (the marker exists)."""
 
-    def __init__(self, wanted: Callable[[], bool], consumed: bytes) -> None:
+    def __init__(self, wanted: Callable[[], bool], ready: bytes, consumed: bytes) -> None:
         self.wanted = wanted
-        self.consumed = consumed
+        self.ready, self.consumed = ready, consumed
+        self.stopping = False
         self.idle: asyncio.subprocess.Process | None = None
         self._serving: set[asyncio.Task[int]] = set()
 
@@ -52,7 +56,15 @@ class StandbyKeeper:
                 env=dict(os.environ))
             self.idle = proc
             assert proc.stdout is not None
-            line = await proc.stdout.readline()
+            try:
+                line = await asyncio.wait_for(proc.stdout.readline(), READY_S)
+            except TimeoutError:
+                line = b""
+                log.warning("mcp_standby_stuck", seconds=READY_S)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            if line == self.ready:
+                line = await proc.stdout.readline()
             self.idle = None
             if line == self.consumed:
                 # it serves an assistant now: reap it when it ends, start the next one
@@ -62,6 +74,8 @@ class StandbyKeeper:
                 backoff = 1.0
                 continue
             rc = await proc.wait()
+            if self.stopping:  # stop() ended it
+                return
             log.warning("mcp_standby_exited", rc=rc)
             backoff = 1.0 if time.monotonic() - started > HEALTHY_S else min(
                 backoff * 2, MAX_BACKOFF_S)
@@ -69,6 +83,7 @@ class StandbyKeeper:
 
     async def stop(self) -> None:
         """Stop the idle standby (a serving one keeps its assistant)."""
+        self.stopping = True
         proc, self.idle = self.idle, None
         if proc is None or proc.returncode is not None:
             return

@@ -35,7 +35,8 @@ ACCEPTED = b"A"
 GO = b"G"
 #: the handshake's limit on either side; serving itself has none
 HANDSHAKE_S = 5.0
-#: the standby's line to lored (its stdout) once an assistant has taken it over
+#: the standby's lines to lored (its stdout): listening, then taken over by an assistant
+READY = b"ready\n"
 CONSUMED = b"consumed\n"
 
 
@@ -140,6 +141,7 @@ def main() -> int:
     path = socket_path(settings.paths)
     listener = _listen(path)
     inode = os.stat(path).st_ino
+    os.write(lored_fd, READY)
     # lored stops an idle standby with SIGTERM: leave no socket behind
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

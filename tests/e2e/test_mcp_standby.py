@@ -93,7 +93,7 @@ def test_lored_standby_serves_the_assistant_and_the_next_one_waits(tmp_path: Pat
         # that standby served this assistant and ended with it; the next one listens
         wait_for(lambda: _gone(pid), 30, "the serving standby to end with its stdin")
         pid2, inode2 = wait_for(lambda: _idle_standby(lored, sock), 60, "the next standby")
-        assert pid2 != pid and inode2 != inode
+        assert pid2 != pid  # (a freed inode number may be reused for the new socket)
 
         # `lorectl mcp` killed mid-session (its assistant gone): the standby ends too,
         # even though the pipes it serves are still open on this side
