@@ -91,6 +91,20 @@ async def load(store: BlobStore, sources: list[ChunkSource | None]) -> list[byte
     return list(await asyncio.gather(*(one(s) for s in sources)))
 
 
+async def chunk_rows(store: BlobStore, staged: Staged | None, account_id: str,
+                     session_id: str, generation: int, chunks: list[tuple[int, bytes]]
+                     ) -> list[tuple[str, str, int, int, bytes, str | None]]:
+    """The ``chunks`` rows of a push's new chunks, each object checked with :func:`ensure`
+    first (the caller holds the account's lock): (account, session, gen, idx, data, key)."""
+    rows = []
+    for idx, data in chunks:
+        inline, key = row_bytes(store, account_id, data)
+        if key is not None:
+            await ensure(store, staged, key, data)
+        rows.append((account_id, session_id, generation, idx, inline, key))
+    return rows
+
+
 def source(data: bytes | None, key: str | None) -> ChunkSource:
     """A row's ChunkSource (``data`` for inline rows, ``key`` for object rows)."""
     if key is not None:

@@ -101,12 +101,8 @@ async def apply_plan(
         sizes, w.stored_bytes, meta, w.info, now,
     )
     if w.new_chunks:
-        rows = []
-        for idx, data in w.new_chunks:
-            inline, key = blobrows.row_bytes(blobs, account_id, data)
-            if key is not None:
-                await blobrows.ensure(blobs, staged, key, data)
-            rows.append((account_id, session_id, w.generation, idx, inline, key))
+        rows = await blobrows.chunk_rows(blobs, staged, account_id, session_id,
+                                         w.generation, w.new_chunks)
         await conn.executemany(
             "INSERT INTO chunks (account_id, session_id, generation, idx, data, blob_key) "
             "VALUES ($1, $2, $3, $4, $5, $6) "

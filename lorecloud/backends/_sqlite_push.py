@@ -133,12 +133,8 @@ async def commit_push(
             (seq, w.generation, w.chunk_count, sizes, w.stored_bytes, meta, w.info, now,
              account_id, session_id),
         )
-    rows = []
-    for idx, data in w.new_chunks:
-        inline, key = blobrows.row_bytes(blobs, account_id, data)
-        if key is not None:
-            await blobrows.ensure(blobs, staged, key, data)
-        rows.append((account_id, session_id, w.generation, idx, inline, key))
+    rows = await blobrows.chunk_rows(blobs, staged, account_id, session_id, w.generation,
+                                     w.new_chunks)
     await db.executemany(
         "INSERT OR REPLACE INTO chunks (account_id, session_id, generation, idx, data, "
         "blob_key) VALUES (?, ?, ?, ?, ?, ?)", rows)
