@@ -29,7 +29,8 @@ class RunContext:
 
     store: Store
     remote: Remote
-    key: CachedKey
+    #: None only while a pull's key check is still running (see Puller)
+    key: CachedKey | None
     account_id: str
     machine_id: str
     pool: ThreadPoolExecutor

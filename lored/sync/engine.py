@@ -18,7 +18,7 @@ from lored.secrets.policy import Policy
 from lored.sync.context import ProgressFn, RunContext
 from lored.sync.keys import KeyManager, SecretProvider
 from lored.sync.plan import Limits
-from lored.sync.pull import Puller, PullReport
+from lored.sync.pull import NoKey, Puller, PullReport, StateForgotten
 from lored.sync.push import Pusher, PushReport, dry_run
 from lored.sync.remote import Remote
 from lored.sync.reset import adopt_key
@@ -57,7 +57,7 @@ class SyncEngine:
         self._limits: Limits | None = None
         self._forgot = False  # sync state was just forgotten (another key): re-list
 
-    def _ctx(self, key: CachedKey, progress: ProgressFn | None) -> RunContext:
+    def _ctx(self, key: CachedKey | None, progress: ProgressFn | None) -> RunContext:
         return RunContext(self.store, self.remote, key, self.account_id, self.machine_id,
                           self._pool, progress, self._minimal, self.redaction)
 
@@ -107,11 +107,29 @@ class SyncEngine:
 
         Returns the result and the checked key (so a sync does not check it twice).
         """
-        key = await self._require(setup=False)
-        if key is None:  # no envelope on the server: nothing there can be opened
-            return PullReport().to_json(), None
+        # the key check (on a new machine: the envelope, then ≈ 0.1 s of Argon2id in a
+        # thread) runs while the first page of the feed downloads: only opening and
+        # storing a session need the key, and the puller waits for it before either
+        check = asyncio.ensure_future(self._checked_for_pull())
         limits = self._limits or Limits()
-        report = await Puller(self._ctx(key, progress), limits).run(from_zero=all)
+        try:
+            report = await Puller(self._ctx(None, progress), limits, key=check).run(
+                from_zero=all)
+        except NoKey:  # no envelope on the server: nothing there can be opened
+            return PullReport().to_json(), None
+        except StateForgotten:  # sync state of another key was forgotten: start over
+            key, _ = check.result()
+            report = await Puller(self._ctx(key, progress), limits).run(from_zero=all)
+            return report.to_json(), key
+        finally:
+            if not check.done():  # the run failed first: its error is the one to show
+                check.cancel()
+            await asyncio.gather(check, return_exceptions=True)
+        key, forgot = check.result()  # a key error the run never waited for raises here
+        if key is None:
+            return PullReport().to_json(), None
+        if forgot:  # nothing was fetched that needed the key (an empty feed): again
+            report = await Puller(self._ctx(key, progress), limits).run(from_zero=all)
         return report.to_json(), key
 
     async def sync(self, *, progress: ProgressFn | None = None) -> dict[str, Any]:
@@ -119,6 +137,15 @@ class SyncEngine:
         pulled, key = await self.pull(progress=progress)
         pushed = await self.push(progress=progress, key=key)
         return {"pull": pulled, "push": pushed}
+
+    async def _checked_for_pull(self) -> tuple[CachedKey | None, bool]:
+        """The pull's key check: (key or None, whether sync state was just forgotten)."""
+        was = self._forgot
+        self._forgot = False
+        key = await self._require(setup=False)
+        forgot = self._forgot
+        self._forgot = was or forgot
+        return key, forgot
 
     async def _require(self, *, setup: bool) -> CachedKey | None:
         """The checked key; sync state built with another key is forgotten first."""

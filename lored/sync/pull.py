@@ -21,9 +21,11 @@ import base64
 import binascii
 import functools
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lored.crypto.keycache import CachedKey
 from lored.crypto.seal import Binding, open_chunk_frame, open_info
 from lored.crypto.secret import SecretBytes
 from lored.errors import CorruptData, LoreError
@@ -43,6 +45,14 @@ from lored.sync.remote import FetchedChunk
 from loreproto import wire
 
 RETRY_KEY = "pull_retry"
+
+
+class NoKey(Exception):  # noqa: N818 - a signal to the engine, never shown to a user
+    """The key check found no envelope on the server: nothing there can be opened."""
+
+
+class StateForgotten(Exception):  # noqa: N818 - a signal to the engine
+    """The key check forgot sync state made with another key after this run read it."""
 
 
 class ChunkMissing(LoreError):
@@ -127,9 +137,13 @@ class _Ready:
 class Puller:
     """Runs one pull over a :class:`RunContext`."""
 
-    def __init__(self, ctx: RunContext, limits: Limits) -> None:
+    def __init__(self, ctx: RunContext, limits: Limits,
+                 key: Awaitable[tuple[CachedKey | None, bool]] | None = None) -> None:
+        """``key``: the key check still running (``(key, state forgotten)``); the run
+        downloads meanwhile and waits for it before opening or storing anything."""
         self.ctx = ctx
         self.limits = limits
+        self._key_check = key
         self.report = PullReport()
         self._retry: dict[str, dict[str, Any]] = {}
         self._committed = 0
@@ -272,9 +286,25 @@ class Puller:
             await self._cancel_commit()
             raise
 
+    async def _checked_key(self) -> CachedKey:
+        """The checked key: the one given, or the key check's answer once it is in.
+
+        Raises :class:`NoKey` or :class:`StateForgotten` (before anything is stored).
+        """
+        if self._key_check is not None:
+            key, forgot = await self._key_check
+            if key is None:
+                raise NoKey
+            if forgot:
+                raise StateForgotten
+            self.ctx.key, self._key_check = key, None
+        assert self.ctx.key is not None
+        return self.ctx.key
+
     async def _prepare(self, steps: list[PullStep]) -> _Ready:
         """Fetch the group's missing chunks, then open its sessions."""
         fetched = await self._fetch(steps)
+        dk = (await self._checked_key()).data_key
         ready = _Ready()
         todo: list[tuple[PullStep, list[bytes], bytes | None, int]] = []
 
@@ -308,7 +338,7 @@ class Puller:
         # per session
         slices = [todo[i::_OPEN_SLICES] for i in range(min(_OPEN_SLICES, len(todo)))]
         opened = await asyncio.gather(*(
-            self.ctx.cpu(_open_all, self.ctx.key.data_key, self.ctx.account_id, part)
+            self.ctx.cpu(_open_all, dk, self.ctx.account_id, part)
             for part in slices))
         for part, results in zip(slices, opened, strict=True):
             for (step, *_), result in zip(part, results, strict=True):
@@ -322,6 +352,7 @@ class Puller:
 
     async def _commit(self, ready: _Ready, cursor: int) -> None:
         """Store one prepared group and the cursor in one transaction; keep the retry list."""
+        await self._checked_key()  # nothing is stored before the key is checked
         for sid, (reason, message, entry) in ready.failures.items():
             self.report.fail(sid, reason, message)
             self._retry[sid] = entry

@@ -116,9 +116,11 @@ class Pusher:
         self._conflicts: list[tuple[PushCandidate, dict[str, Any]]] = []
         self._done = 0
         self._total = 0
+        assert ctx.key is not None  # a push always checks the key first
+        self.key = ctx.key
         policy = ctx.redaction
         self.redactor: Redactor | None = (
-            policy.redactor(ctx.key.data_key.reveal()) if policy and policy.upstream else None)
+            policy.redactor(self.key.data_key.reveal()) if policy and policy.upstream else None)
 
     async def run(self, candidates: list[PushCandidate]) -> PushReport:
         """Push every candidate; returns the report (skips included)."""
@@ -181,7 +183,7 @@ class Pusher:
         if step is None:
             return Prepared(c, None, source=source)
         header, parts = await self.ctx.cpu(
-            seal_step, self.ctx.key.data_key, self.ctx.account_id, self.ctx.machine_id, c, step,
+            seal_step, self.key.data_key, self.ctx.account_id, self.ctx.machine_id, c, step,
             payload, self.ctx.privacy_minimal)
         return Prepared(c, step, header, parts, source)
 

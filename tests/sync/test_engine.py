@@ -97,6 +97,34 @@ async def test_wrong_passphrase_writes_nothing(cloud: Cloud) -> None:
     assert not b.lore.encryption_configured()
 
 
+async def test_pull_reads_the_cursor_again_when_the_key_check_forgets_state(
+        cloud: Cloud) -> None:
+    # the key check runs while the first page downloads; when it forgets sync state made
+    # with another key (an account reset elsewhere), the pull must start over from the
+    # forgotten cursor instead of trusting the page it asked for with the old one
+    from lored.sync.reset import SYNC_KEY_ID
+
+    a, b = await cloud.machine("a"), await cloud.machine("b")
+    sid = await capture(a.lore, lines("f", 2))
+    await a.lore.push()
+    assert (await b.lore.pull())["sessions"] == [sid]
+    assert await b.lore.store.get_cursor() > 0
+    await b.lore.store.kv_set(SYNC_KEY_ID, "an-older-key-id")
+    again = await b.lore.pull()
+    assert again["sessions"] == [sid] and not again["failed"]
+    assert await b.lore.store.kv_get(SYNC_KEY_ID) not in (None, "an-older-key-id")
+
+
+async def test_pull_key_error_surfaces_when_the_feed_is_empty(cloud: Cloud) -> None:
+    # nothing to open, so the run never waits for the key: its error still comes out
+    a = await cloud.machine("a")
+    await a.lore.push()  # sets up encryption, uploads nothing
+    b = await cloud.machine("b", passphrase="not the passphrase")
+    with pytest.raises(WrongPassphrase):
+        await b.lore.pull()
+    assert await b.lore.store.get_cursor() == 0
+
+
 async def test_missing_passphrase_is_secret_required(cloud: Cloud) -> None:
     a = await cloud.machine("a", passphrase=None)
     await capture(a.lore, lines("x", 2))
