@@ -35,7 +35,8 @@ def parse_floor(root: Path) -> tuple[float, int]:
 
 def p8(ctx: Ctx) -> list[Row]:
     """First import (timed) and re-import of the unchanged corpus."""
-    bar1, bar2 = "≤ 2× floor", "≤ 1 s"
+    # issue 23's bars (PERFORMANCE.md's first table: 2× and 1 s)
+    bar1, bar2 = "≤ 2.5× floor", "≤ 0.3 s"
     floor, lines = parse_floor(ctx.corpus.projects_dir)
     ctx.facts["parse_floor"] = floor
     m = ctx.machine("a")
@@ -55,9 +56,9 @@ def p8(ctx: Ctx) -> list[Row]:
     errors = len(doc.get("errors") or [])
     rows = [
         Row("P8", "import vs json.loads", first.seconds, floor, "s", "json.loads", bar1,
-            first.seconds <= 2 * floor and errors == 0, detail=detail),
+            first.seconds <= 2.5 * floor and errors == 0, detail=detail),
         Row("P8", "re-import unchanged", again.seconds, None, "s", "", bar2,
-            again.seconds <= 1.0 and (doc2.get("unchanged") == ctx.corpus.sessions),
+            again.seconds <= 0.3 and (doc2.get("unchanged") == ctx.corpus.sessions),
             detail={"result": doc2}),
     ]
     if doc.get("imported") != ctx.corpus.sessions:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     )
     from lored.api.facade import Lore
     from lored.api.mcp import mcp_config, serve_mcp
+    from lored.capture.backlog import BacklogFailed
     from lored.crypto.kdf import MIN_PASSPHRASE_LEN
     from lored.model import Message
     from lored.store.rows import SessionRow
@@ -34,10 +35,10 @@ _HOMES = {
     "load_creds_or_none": "lored.api.core", "Lore": "lored.api.facade",
     "mcp_config": "lored.api.mcp", "serve_mcp": "lored.api.mcp",
     "MIN_PASSPHRASE_LEN": "lored.crypto.kdf", "Message": "lored.model",
-    "SessionRow": "lored.store.rows",
+    "SessionRow": "lored.store.rows", "BacklogFailed": "lored.capture.backlog",
 }
 
-__all__ = ["MIN_PASSPHRASE_LEN", "Lore", "Message", "ProgressFn", "SecretKind",
+__all__ = ["MIN_PASSPHRASE_LEN", "BacklogFailed", "Lore", "Message", "ProgressFn", "SecretKind",
            "SecretProvider", "SessionRow", "corrupt_store_error", "load_creds_or_none",
            "mcp_config", "serve_mcp"]
 

@@ -136,14 +136,22 @@ class LoreCore:
             doc["bad_records"] = report.bad_records
         return doc
 
-    async def catch_up_index(self) -> tuple[int, int]:
+    async def catch_up_index(self, *, background: bool = False) -> tuple[int, int]:
         """The deferred work: parse pulled sessions, then index new messages for search.
 
         Returns (sessions parsed, messages indexed). The daemon runs it in the background
-        after each cycle and at start-up; ``search`` waits for it.
+        after each cycle and at start-up (``background``: a large backlog goes to a child
+        process, :mod:`lored.capture.backlog`); ``search`` waits for it.
         """
         from lored.capture.deferred import catch_up
 
+        if background:
+            from lored.capture.backlog import CHILD_MIN_SESSIONS, catch_up_in_child
+
+            if await self.store.unparsed_count() >= CHILD_MIN_SESSIONS:
+                # a big backlog (a first pull) in a child process: the daemon's own memory
+                # stays small (P6). BacklogFailed: the caller may do it in-process instead
+                return await catch_up_in_child(self.store.path)
         return await catch_up(self.store)
 
     # --- sync -------------------------------------------------------------------------

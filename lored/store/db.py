@@ -526,6 +526,11 @@ class Store:
         async with self._lock:
             return await self._db.run(write)
 
+    async def unparsed_count(self) -> int:
+        """Sessions waiting for the deferred parse."""
+        row = await self._one("SELECT COUNT(*) FROM sessions WHERE parsed = 0")
+        return int(row[0])
+
     async def index_backlog(self) -> int:
         """Sessions whose messages or search index are not built yet (deferred work)."""
         unparsed = await self._one("SELECT COUNT(*) FROM sessions WHERE parsed = 0")

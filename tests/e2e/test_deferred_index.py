@@ -124,3 +124,22 @@ def test_lored_builds_the_index_in_the_background(tmp_path: Path, server: Any,
     hits = json.loads(c.lorectl("search", "zebra0", "--json").stdout)
     assert {h["session_id"] for h in hits} == {ids[0]}
 
+
+
+def test_lored_hands_a_large_backlog_to_a_child(tmp_path: Path, server: Any,
+                                               daemons: list[Machine]) -> None:
+    from lored.capture.backlog import CHILD_MIN_SESSIONS
+
+    n = CHILD_MIN_SESSIONS + 4
+    _, _, ids = _two_machines(tmp_path, server, n=n)
+    c = Machine(tmp_path / "c", LORE_PASSWORD="account-password-1",
+                LORE_PASSPHRASE="correct horse battery", NO_COLOR="1")
+    daemons.append(c)
+    c.lorectl("login", "--server", server.url, "--email", EMAIL)
+    assert len(json.loads(c.lorectl("pull", "--json").stdout)["sessions"]) == n
+    c.start_lored()
+    wait_for(lambda: c.status()["local"]["index_pending"] == 0, timeout=60,
+             what="lored's child process to parse and index the backlog")
+    assert not [e for e in c.logs() if e.get("event") == "background_parse_failed"]
+    hits = json.loads(c.lorectl("search", f"zebra{n - 1}", "--json").stdout)
+    assert {h["session_id"] for h in hits} == {ids[n - 1]}
