@@ -48,11 +48,14 @@ class ParsedSession:
     bad_records: int = 0
     #: human-readable notes about skipped input, e.g. "line 7: not JSON"
     warnings: list[str] = field(default_factory=list)
+    #: the message count of a parse whose messages were left behind (a bulk import's
+    #: worker sends metadata only: capture/bulk.py); None: count ``messages``
+    counted: int | None = None
 
     @property
     def message_count(self) -> int:
         """Number of messages."""
-        return len(self.messages)
+        return len(self.messages) if self.counted is None else self.counted
 
     def info(self) -> dict[str, Any]:
         """Private metadata sealed into the 'info' blob (never sent in plaintext)."""

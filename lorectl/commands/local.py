@@ -55,7 +55,7 @@ def import_cmd(tool: str | None, as_json: bool) -> None:
     # a transient bar on stderr while the tools' files are read (a terminal only)
     with ProgressDisplay(enabled=not as_json and stderr_tty()) as bar:
         report = _with_lore(lambda settings, lore: lore.import_all(
-            tool, progress=bar.update))
+            tool, progress=bar.update, defer_messages=True))
     report.pop("changed", None)
     if as_json:
         emit_json(report)

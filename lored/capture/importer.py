@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lored.capture import claude, forks
+from lored.capture.bulk import MIN_SOURCES, BulkReader, Prefetched
 from lored.capture.discovery import DISCOVERERS, selected_tools
 from lored.capture.projects import git_remote, normalise_remote
 from lored.capture.redaction import local_redactor, redact_parsed
@@ -132,9 +133,6 @@ async def import_all(
     )
     report = ImportReport()
     wanted = {os.path.abspath(p) for p in only} if only is not None else None
-    # one query instead of one per file: an unchanged corpus costs a stat per file
-    # (sources written during this pass are re-checked the ordinary way, see _unchanged)
-    seen = await store.source_states()
     pipe = _Pipeline(report)
     try:
         # Aider's histories live in projects: look for them after every other tool has
@@ -150,30 +148,78 @@ async def import_all(
                 await pipe.drain()
                 report.error(f"<{name}>", exc)
                 continue
-            for done, src in enumerate(found, start=1):
-                if progress is not None:
-                    progress({"event": "import", "tool": name, "done": done,
-                              "total": len(found)})
-                if wanted is not None and not _touched(src.files, wanted):
-                    continue
-                if src.append and _unchanged(seen, src):
-                    report.unchanged += 1
-                    continue
-                if src.append:
-                    await pipe.add(src, functools.partial(_plan_append, store, settings, src,
-                                                          defer=defer_messages))
-                    continue
-                await pipe.drain()
-                try:
-                    await _import_rendered(store, settings, src, report)
-                except DiskFull:
-                    raise  # the first failed write stops the pass (the others would fail too)
-                except Exception as exc:  # one bad file never stops the scan
-                    report.error(src.key, exc)
+            seen = await _snapshot(store, found, wanted)
+            bulk = _bulk_reader(settings, found, seen, wanted) if defer_messages else None
+            try:
+                await _scan(store, settings, found, name, seen, wanted, pipe, report,
+                            progress, defer_messages, bulk)
+            finally:
+                if bulk is not None:
+                    bulk.close()
         await pipe.drain()
     finally:
         await pipe.close()
     return report
+
+
+#: append sources in a pass from which the snapshot is one query over every source row
+_SNAPSHOT_ALL = 2000
+
+
+async def _snapshot(store: Store, found: list[Source], wanted: set[str] | None
+                    ) -> Mapping[str, SourceState]:
+    """The recorded state of the append sources this tool's pass looks at, read at once
+    instead of one query per file: an unchanged corpus costs a stat per file (sources
+    written during the pass are re-checked the ordinary way, see _unchanged). Only the
+    rows it needs: a poll of one tool or a targeted pass reads a handful."""
+    keys = [key for src in found if src.append
+            and (wanted is None or _touched(src.files, wanted))
+            for key in ([src.key] if len(src.files) == 1 else [str(f) for f in src.files])]
+    if not keys:
+        return {}
+    return await store.source_states(None if len(keys) >= _SNAPSHOT_ALL else keys)
+
+
+def _bulk_reader(settings: Settings, found: list[Source], seen: Mapping[str, SourceState],
+                 wanted: set[str] | None) -> BulkReader | None:
+    """Worker processes for a tool's never-seen append-only files, when there are many
+    (a new machine's first import) and nothing needs the bytes in this process."""
+    fresh = [src for src in found
+             if src.append and len(src.files) == 1 and src.key not in seen
+             and (wanted is None or _touched(src.files, wanted))]
+    if len(fresh) < MIN_SOURCES or local_redactor(settings) is not None:
+        return None
+    try:
+        return BulkReader(fresh)
+    except (OSError, RuntimeError, ValueError):  # no processes here: one by one, as before
+        return None
+
+
+async def _scan(store: Store, settings: Settings, found: list[Source], name: str,
+                seen: Mapping[str, SourceState], wanted: set[str] | None, pipe: _Pipeline,
+                report: ImportReport, progress: Callable[[dict[str, Any]], None] | None,
+                defer_messages: bool, bulk: BulkReader | None) -> None:
+    """One tool's sources through the pipeline, in scan order."""
+    for done, src in enumerate(found, start=1):
+        if progress is not None:
+            progress({"event": "import", "tool": name, "done": done,
+                      "total": len(found)})
+        if wanted is not None and not _touched(src.files, wanted):
+            continue
+        if src.append and _unchanged(seen, src):
+            report.unchanged += 1
+            continue
+        if src.append:
+            await pipe.add(src, functools.partial(_plan_append, store, settings, src,
+                                                  defer=defer_messages, bulk=bulk))
+            continue
+        await pipe.drain()
+        try:
+            await _import_rendered(store, settings, src, report)
+        except DiskFull:
+            raise  # the first failed write stops the pass (the others would fail too)
+        except Exception as exc:  # one bad file never stops the scan
+            report.error(src.key, exc)
 
 
 def _unchanged(seen: Mapping[str, SourceState], src: Source) -> bool:
@@ -350,6 +396,12 @@ async def _parse(tool: str, payload: bytes, hint: str, report: ImportReport) -> 
         # e.g. a .jsonl of random bytes: an empty session would be stored and pushed
         raise CorruptData(f"none of its {parsed.bad_records} record(s) could be read, so it "
                           "is not a session (is it a transcript of this tool?)")
+    await _fill_remote(parsed, report)
+    return parsed
+
+
+async def _fill_remote(parsed: ParsedSession, report: ImportReport) -> None:
+    """The session's git remote: from its records, else looked up in its project."""
     path = parsed.project_path
     if parsed.git_remote is None and path:
         # the remote groups one project's checkouts across machines (see projects.py);
@@ -358,7 +410,6 @@ async def _parse(tool: str, payload: bytes, hint: str, report: ImportReport) -> 
             report.remotes[path] = await asyncio.to_thread(git_remote, path)
         parsed.git_remote = report.remotes[path]
     parsed.git_remote = normalise_remote(parsed.git_remote)
-    return parsed
 
 
 async def _local_redact(
@@ -391,12 +442,13 @@ def _save(
     source: SourceState,
     prepared: PreparedCapture,
     extra_sources: list[SourceState] | None = None,
+    payload_length: int | None = None,
 ) -> Commit:
     """The commit of a captured session (with its sub-agent files' rows, if any)."""
 
     async def commit(report: ImportReport) -> None:
         status = await store.save_capture(parsed, payload, source, settings.machine_id,
-                                          prepared, extra_sources or ())
+                                          prepared, extra_sources or (), payload_length)
         report.count(status, parsed.session_id)
         if status != "unchanged":
             report.bad_records += parsed.bad_records
@@ -416,7 +468,8 @@ def _save_source(store: Store, source: SourceState, *, unchanged: bool = False) 
 
 
 async def _plan_append(
-    store: Store, settings: Settings, src: Source, report: ImportReport, *, defer: bool = False
+    store: Store, settings: Settings, src: Source, report: ImportReport, *, defer: bool = False,
+    bulk: BulkReader | None = None,
 ) -> _Plan:
     plan = _Plan({src.key, *(str(f) for f in src.files)})
     prev = await store.get_source(src.key)  # read once: both paths below need it
@@ -449,6 +502,13 @@ async def _plan_append(
         and 0 < prev.offset <= st.st_size
     ):
         payload = await _grown_payload(store, src, prev, st.st_size, report)
+    if payload is None and prev is None and bulk is not None:
+        pre = await bulk.get(src)
+        if pre is not None and (pre.size, pre.mtime_ns, pre.inode) == (
+                st.st_size, st.st_mtime_ns, st.st_ino):
+            done = await _plan_prefetched(store, settings, src, plan, pre, report)
+            if done is not None:
+                return done
     if payload is None:
         payload = src.header + await _read(path, 0, st.st_size, report)
     parsed = await _parse(src.tool, payload, path, report)
@@ -476,6 +536,32 @@ async def _plan_append(
     parsed, payload = await _local_redact(settings, parsed, payload)
     prepared = await _prepare_capture(parsed, payload, defer)
     plan.commit = _save(store, settings, parsed, payload, source, prepared)
+    return plan
+
+
+async def _plan_prefetched(store: Store, settings: Settings, src: Source, plan: _Plan,
+                           pre: Prefetched, report: ImportReport) -> _Plan | None:
+    """The plan of a never-seen file a bulk worker read (None: read it the ordinary way).
+
+    The same decisions as the ordinary path for a file without a source row; a session
+    id already held as another machine's needs the bytes (forks), so it goes that way.
+    """
+    parsed, prepared = pre.parsed, pre.prepared
+    if parsed is None or prepared is None:
+        return None
+    state = await store.remote_state(parsed.session_id)
+    if state is not None and not state.local:
+        return None
+    report.bytes_read += pre.size
+    plan.keys.add(parsed.session_id)
+    await _fill_remote(parsed, report)
+    source = SourceState(src.key, parsed.session_id, pre.size, pre.mtime_ns, pre.inode,
+                         pre.payload_length - len(src.header))
+    if await store.is_deleted(parsed.session_id):
+        plan.commit = _save_source(store, source)
+    else:
+        plan.commit = _save(store, settings, parsed, b"", source, prepared,
+                            payload_length=pre.payload_length)
     return plan
 
 

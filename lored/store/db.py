@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -270,12 +270,22 @@ class Store:
         )
         return {r[0]: (int(r[1]), r[2]) for r in rows}
 
-    async def source_states(self) -> dict[str, SourceState]:
-        """Every native file capture has recorded, by path (one query: a pass's snapshot)."""
-        rows = await self._all(
-            "SELECT path, session_id, size, mtime_ns, inode, offset FROM sources"
-        )
-        return {r[0]: SourceState(*r) for r in rows}
+    async def source_states(self, paths: Collection[str] | None = None
+                            ) -> dict[str, SourceState]:
+        """The native files capture has recorded, by path: all of them (one query: a
+        pass's snapshot), or those among ``paths`` (a poll or a watcher's targeted pass
+        must not build 20,000 rows to look at a handful)."""
+        sql = "SELECT path, session_id, size, mtime_ns, inode, offset FROM sources"
+        if paths is None:
+            # built from the cursor on the connection's thread: no list of every row
+            # beside the dict (the daemon's peak memory with 20,000 files)
+            return await self._db.run(
+                lambda conn: {r[0]: SourceState(*r) for r in conn.execute(sql)})
+        out: dict[str, SourceState] = {}
+        for part in _parts(list(paths)):
+            rows = await self._all(f"{sql} WHERE path IN ({_marks(part)})", part)
+            out.update((r[0], SourceState(*r)) for r in rows)
+        return out
 
     async def save_source(self, source: SourceState) -> None:
         """Record a file's state without touching any session (e.g. nothing new in it)."""
@@ -295,6 +305,7 @@ class Store:
         machine_id: str,
         prepared: PreparedCapture | None = None,
         extra_sources: Sequence[SourceState] = (),
+        payload_length: int | None = None,
     ) -> str:
         """Store a session captured on this machine: "imported", "updated" or "unchanged".
 
@@ -303,6 +314,8 @@ class Store:
         ``prepared`` is :func:`prepare_capture` of the same session and payload, when the
         caller already did that CPU work (e.g. off the event loop, ahead of time).
         ``extra_sources`` are more rows of the same session (its sub-agent files).
+        ``payload_length`` stands for ``len(payload)`` when ``prepared`` came from a bulk
+        import's worker process and ``payload`` is not here (pass ``b""``).
         One transaction checks what is stored and writes the session with its source rows.
         """
         if prepared is None:
@@ -312,7 +325,8 @@ class Store:
                 prepared = prepare_capture(parsed, payload)
         sid = parsed.session_id
         rows = [_session_params(
-            parsed, payload_len=len(payload), payload_hash=prepared.payload_hash,
+            parsed, payload_len=len(payload) if payload_length is None else payload_length,
+            payload_hash=prepared.payload_hash,
             origin=machine_id, origin_name=None, local=True, now=utcnow(), dirty=True,
         )]
         sources = ([source] if source is not None else []) + list(extra_sources)
@@ -885,7 +899,7 @@ def _session_params(
 ) -> tuple[Any, ...]:
     return (p.session_id, p.tool, p.native_id, p.project_path, p.title, p.model,
             p.git_branch, p.git_remote, p.tool_version, p.started_at, p.ended_at,
-            len(p.messages), p.bad_records, origin, origin_name, int(local), payload_len,
+            p.message_count, p.bad_records, origin, origin_name, int(local), payload_len,
             payload_hash, now, now, int(dirty))
 
 

@@ -295,3 +295,27 @@ async def test_aider_history_found_on_the_first_pass_in_a_code_root(
     rows = await store.list_sessions()
     assert {r.tool for r in rows} == {"aider"}
     assert {r.project_path for r in rows} == {str(checkout)}
+
+
+async def test_a_poll_or_targeted_pass_reads_only_its_own_source_rows(
+    clean_env: Path, store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # lored polls Aider every few seconds and re-imports single changed files: reading
+    # every source row for that (20,000 of them) cost 1.7 % CPU idle and its memory
+    path = claude_home(clean_env)
+    assert (await import_all(store, settings)).imported == 1
+    asked: list[object] = []
+    real = store.source_states
+
+    async def spy(paths: object = None) -> object:
+        asked.append(None if paths is None else sorted(paths))  # type: ignore[call-overload]
+        return await real(paths)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "source_states", spy)
+    assert (await import_all(store, settings, tool="aider")).to_json()["errors"] == []
+    assert asked == []  # no append source among the polled tool's: no snapshot at all
+    again = await import_all(store, settings, only={str(path)})
+    assert again.unchanged == 1 and asked == [[str(path)]]
+    asked.clear()
+    assert (await import_all(store, settings)).unchanged == 1
+    assert asked == [[str(path)]]  # a full pass of a few files: their rows, by path
