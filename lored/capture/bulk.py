@@ -66,6 +66,16 @@ def read_one(tool: str, path: str, header: bytes) -> Prefetched:
     return Prefetched(st.st_size, st.st_mtime_ns, st.st_ino, light, prepared, len(payload))
 
 
+def worker_pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """A pool of one process per core (at most 8) for parsing.
+
+    Spawned, not forked: the calling process has threads (the store's, the event loop's
+    executor), and forking a process with threads can deadlock the child.
+    """
+    n = workers or min(os.cpu_count() or 2, 8)
+    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+
+
 class BulkReader:
     """Hands a tool's new files to worker processes, WINDOW ahead of the consumer."""
 
@@ -73,11 +83,7 @@ class BulkReader:
         self._todo = list(sources)
         self._next = 0
         self._futures: dict[str, Future[Prefetched]] = {}
-        n = workers or min(os.cpu_count() or 2, 8)
-        # spawn: the importer's process has threads (store, event-loop executor), and
-        # forking one with threads can deadlock the child
-        self._pool = ProcessPoolExecutor(max_workers=n,
-                                         mp_context=multiprocessing.get_context("spawn"))
+        self._pool = worker_pool(workers)
         self._fill(WINDOW)
 
     def _fill(self, upto: int) -> None:

@@ -13,7 +13,8 @@ transaction per batch), or lazily by whatever needs it (``search`` waits for it,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lored.capture.registry import parse_payload, tool_of
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 #: payload bytes parsed per transaction (bounds memory and how long the store is held)
 BATCH_BYTES = 16 * 1024 * 1024
+#: waiting sessions from which the parse uses worker processes
+POOL_MIN_SESSIONS = 64
 
 
 def parse_one(item: Unparsed) -> ParsedPayload:
@@ -45,9 +48,54 @@ def parse_one(item: Unparsed) -> ParsedPayload:
     return prepare_parsed(item, parsed, payload)
 
 
+def parse_light(item: Unparsed) -> ParsedPayload:
+    """:func:`parse_one` in a worker process: the message rows travel back, the parse's
+    message objects (costly to pickle, and the rows say the same) do not."""
+    out = parse_one(item)
+    if out.parsed is None:
+        return out
+    light = replace(out.parsed, messages=[], counted=out.parsed.message_count)
+    return replace(out, parsed=light)
+
+
+async def _parse_in_pool(store: Store) -> int:
+    """Every waiting session, batch by batch, parsed by worker processes; the next
+    batch is parsed while this one is written. Returns how many were stored."""
+    from lored.capture.bulk import worker_pool
+
+    pool = worker_pool()
+    try:
+        def submit(batch: list[Unparsed]) -> Awaitable[list[ParsedPayload]]:
+            return asyncio.gather(*(asyncio.wrap_future(pool.submit(parse_light, item))
+                                    for item in batch))
+
+        done = 0
+        batch = await store.unparsed(max_bytes=BATCH_BYTES)
+        parsing = submit(batch) if batch else None
+        while parsing is not None:
+            results = await parsing
+            nxt = await store.unparsed(max_bytes=BATCH_BYTES, after=batch[-1].session_id)
+            parsing = submit(nxt) if nxt else None
+            done += await store.save_parsed(results)
+            batch = nxt
+        return done
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 async def parse_pending(store: Store, *, only: Sequence[str] | None = None) -> int:
-    """Parse every pulled session still waiting (or just ``only``); returns how many."""
+    """Parse every pulled session still waiting (or just ``only``); returns how many.
+
+    A backlog of ``POOL_MIN_SESSIONS`` or more (a first pull or bulk import) is parsed by
+    a pool of processes, one per core; what remains after it (a session pulled again
+    meanwhile) is parsed here.
+    """
     done = 0
+    if only is None and await store.unparsed_count() >= POOL_MIN_SESSIONS:
+        try:
+            done = await _parse_in_pool(store)
+        except (OSError, RuntimeError):  # no processes here (or a broken pool): below
+            pass
     while True:
         batch = await store.unparsed(max_bytes=BATCH_BYTES, only=only)
         if not batch:

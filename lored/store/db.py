@@ -466,12 +466,16 @@ class Store:
             await _kv_put(db, "fts_indexed_id", str(top))
             return max(cur2.rowcount or 0, 0)
 
-    async def unparsed(self, *, max_bytes: int, only: Sequence[str] | None = None
-                       ) -> list[Unparsed]:
+    async def unparsed(self, *, max_bytes: int, only: Sequence[str] | None = None,
+                       after: str | None = None) -> list[Unparsed]:
         """Pulled sessions waiting for the deferred parse, up to ``max_bytes`` of payload
-        (at least one), in id order; ``only`` limits them to these ids."""
+        (at least one), in id order; ``only`` limits them to these ids, ``after`` to ids
+        above it (the next batch while this one is still being parsed)."""
         where = "s.parsed = 0"
         params: list[Any] = []
+        if after is not None:
+            where += " AND s.id > ?"
+            params.append(after)
         if only is not None:
             if not only:
                 return []
@@ -527,7 +531,7 @@ class Store:
                         conn.execute(_SAVE_PARSED_SQL, (
                             p.native_id, p.project_path, p.title, p.model, p.git_branch,
                             p.git_remote, p.tool_version, p.started_at, p.ended_at,
-                            len(p.messages), p.bad_records, r.payload_hash, r.session_id))
+                            p.message_count, p.bad_records, r.payload_hash, r.session_id))
                     conn.execute(_DELETE_MESSAGES_SQL, (r.session_id,))
                     conn.executemany(_INSERT_MESSAGE_SQL, r.rows or [])
                 fault_point("mid-deferred-index")

@@ -81,10 +81,20 @@ async def test_bulk_import_equals_one_by_one(clean_env: Path, settings: Settings
     again = await Store.open(settings.paths.db_file)
     try:
         assert (await import_all(again, settings, defer_messages=True)).unchanged == len(ids)
-        from lored.capture.deferred import catch_up
+        from lored.capture import deferred
 
-        assert await catch_up(again) == (len(ids), 6 * len(ids))  # messages, then index
+        # the deferred parse of a backlog runs in worker processes too: the parser of
+        # this process is never called, and the messages are exactly a one-by-one parse's
+        def not_here(*_: object) -> None:
+            raise AssertionError("parsed in the calling process")
+
+        monkeypatch.setattr(deferred, "POOL_MIN_SESSIONS", 2)
+        monkeypatch.setattr(deferred, "parse_one", not_here)
+        assert await deferred.catch_up(again) == (len(ids), 6 * len(ids))
         hits = await again.search("quince5")
         assert {h["session_id"] for h in hits} == {ids[5]}
     finally:
         await again.close()
+    for sql in (f"SELECT {_COLUMNS} FROM sessions",
+                "SELECT session_id, idx, role, timestamp, text, extra FROM messages"):
+        assert _rows(settings.paths.db_file, sql) == _rows(clean_env / "one.db", sql), sql
