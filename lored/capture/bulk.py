@@ -14,9 +14,11 @@ read, goes the ordinary way, so the result is exactly what a one-by-one pass giv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
-from collections.abc import Sequence
+import signal
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -73,7 +75,30 @@ def worker_pool(workers: int | None = None) -> ProcessPoolExecutor:
     executor), and forking a process with threads can deadlock the child.
     """
     n = workers or min(os.cpu_count() or 2, 8)
-    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_start)
+
+
+def _worker_start() -> None:
+    """Ctrl-C at the terminal reaches the whole process group: the importer handles it
+    (and stops the pool); a worker must not die printing a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def quiet_spawn() -> Iterator[None]:
+    """Submit to a :func:`worker_pool` inside this: a worker is spawned with SIGINT
+    blocked (the mask survives exec), so a Ctrl-C while it is still starting cannot kill
+    it mid-import with a traceback; here the signal waits until the block ends."""
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except (AttributeError, OSError):  # no pthread_sigmask: the initializer still helps
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class BulkReader:
@@ -90,8 +115,9 @@ class BulkReader:
         while self._next < min(upto, len(self._todo)):
             src = self._todo[self._next]
             try:
-                self._futures[src.key] = self._pool.submit(
-                    read_one, src.tool, str(src.files[0]), src.header)
+                with quiet_spawn():
+                    self._futures[src.key] = self._pool.submit(
+                        read_one, src.tool, str(src.files[0]), src.header)
             except RuntimeError:  # a broken or shut-down pool: the rest go the ordinary way
                 self._next = len(self._todo)
                 return

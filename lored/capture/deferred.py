@@ -61,13 +61,14 @@ def parse_light(item: Unparsed) -> ParsedPayload:
 async def _parse_in_pool(store: Store) -> int:
     """Every waiting session, batch by batch, parsed by worker processes; the next
     batch is parsed while this one is written. Returns how many were stored."""
-    from lored.capture.bulk import worker_pool
+    from lored.capture.bulk import quiet_spawn, worker_pool
 
     pool = worker_pool()
     try:
         def submit(batch: list[Unparsed]) -> Awaitable[list[ParsedPayload]]:
-            return asyncio.gather(*(asyncio.wrap_future(pool.submit(parse_light, item))
-                                    for item in batch))
+            with quiet_spawn():
+                futures = [pool.submit(parse_light, item) for item in batch]
+            return asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
 
         done = 0
         batch = await store.unparsed(max_bytes=BATCH_BYTES)
