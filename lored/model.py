@@ -8,7 +8,7 @@ on every other machine after a pull.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -56,6 +56,11 @@ class ParsedSession:
     def message_count(self) -> int:
         """Number of messages."""
         return len(self.messages) if self.counted is None else self.counted
+
+    def without_messages(self) -> ParsedSession:
+        """This parse with its messages counted but dropped (cheap to send to another
+        process: a worker's message rows, or nothing, travel instead)."""
+        return replace(self, messages=[], counted=self.message_count)
 
     def info(self) -> dict[str, Any]:
         """Private metadata sealed into the 'info' blob (never sent in plaintext)."""

@@ -63,8 +63,7 @@ def read_one(tool: str, path: str, header: bytes) -> Prefetched:
         prepared = prepare_capture(parsed, payload, True)
     except Exception:  # noqa: BLE001 - the importer reads it again and reports it
         return Prefetched(st.st_size, st.st_mtime_ns, st.st_ino, None, None, 0)
-    light = replace(parsed, messages=[], counted=parsed.message_count,
-                    warnings=parsed.warnings[:20])
+    light = replace(parsed.without_messages(), warnings=parsed.warnings[:20])
     return Prefetched(st.st_size, st.st_mtime_ns, st.st_ino, light, prepared, len(payload))
 
 

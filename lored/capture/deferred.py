@@ -54,8 +54,7 @@ def parse_light(item: Unparsed) -> ParsedPayload:
     out = parse_one(item)
     if out.parsed is None:
         return out
-    light = replace(out.parsed, messages=[], counted=out.parsed.message_count)
-    return replace(out, parsed=light)
+    return replace(out, parsed=out.parsed.without_messages())
 
 
 async def _parse_in_pool(store: Store) -> int:

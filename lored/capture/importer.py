@@ -173,8 +173,7 @@ async def _snapshot(store: Store, found: list[Source], wanted: set[str] | None
     written during the pass are re-checked the ordinary way, see _unchanged). Only the
     rows it needs: a poll of one tool or a targeted pass reads a handful."""
     keys = [key for src in found if src.append
-            and (wanted is None or _touched(src.files, wanted))
-            for key in ([src.key] if len(src.files) == 1 else [str(f) for f in src.files])]
+            and (wanted is None or _touched(src.files, wanted)) for key in _row_keys(src)]
     if not keys:
         return {}
     return await store.source_states(None if len(keys) >= _SNAPSHOT_ALL else keys)
@@ -222,6 +221,11 @@ async def _scan(store: Store, settings: Settings, found: list[Source], name: str
             report.error(src.key, exc)
 
 
+def _row_keys(src: Source) -> list[str]:
+    """The source rows an append source's files are recorded under."""
+    return [src.key] if len(src.files) == 1 else [str(f) for f in src.files]
+
+
 def _unchanged(seen: Mapping[str, SourceState], src: Source) -> bool:
     """True when every file of an append source is as capture last recorded it.
 
@@ -230,8 +234,7 @@ def _unchanged(seen: Mapping[str, SourceState], src: Source) -> bool:
     for a file this pass wrote, and such a file's recorded state is the one it has now;
     anything else (a missing file, a row without a session) goes the ordinary way.
     """
-    keys = [src.key] if len(src.files) == 1 else [str(f) for f in src.files]
-    for key, path in zip(keys, src.files, strict=True):
+    for key, path in zip(_row_keys(src), src.files, strict=True):
         row = seen.get(key)
         if row is None or not row.session_id:
             return False

@@ -243,10 +243,12 @@ class Daemon:
             lore = self.lore
             if lore is None:
                 return
+            from lored.api import BacklogFailed
+
             try:
                 try:
                     parsed, indexed = await lore.catch_up_index(background=True)
-                except _backlog_failed() as exc:  # the child could not: slower, in-process
+                except BacklogFailed as exc:  # the child could not: slower, in-process
                     log.warning("background_parse_failed", error=exc.message)
                     parsed, indexed = await lore.catch_up_index()
             except Exception as exc:  # search catches up itself; never take the daemon down
@@ -474,10 +476,3 @@ async def _maybe_await(value: Any) -> Any:
         return await value
     return value
 
-
-
-def _backlog_failed() -> type[LoreError]:
-    """The facade's BacklogFailed (imported on first use, like the rest of the engine)."""
-    from lored.api import BacklogFailed
-
-    return BacklogFailed

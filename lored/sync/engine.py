@@ -112,23 +112,20 @@ class SyncEngine:
         # storing a session need the key, and the puller waits for it before either
         check = asyncio.ensure_future(self._checked_for_pull())
         limits = self._limits or Limits()
+        report = PullReport()
         try:
             report = await Puller(self._ctx(None, progress), limits, key=check).run(
                 from_zero=all)
-        except NoKey:  # no envelope on the server: nothing there can be opened
-            return PullReport().to_json(), None
-        except StateForgotten:  # sync state of another key was forgotten: start over
-            key, _ = check.result()
-            report = await Puller(self._ctx(key, progress), limits).run(from_zero=all)
-            return report.to_json(), key
+        except (NoKey, StateForgotten):  # decided below, from the check's answer
+            pass
         finally:
             if not check.done():  # the run failed first: its error is the one to show
                 check.cancel()
             await asyncio.gather(check, return_exceptions=True)
         key, forgot = check.result()  # a key error the run never waited for raises here
-        if key is None:
+        if key is None:  # no envelope on the server: nothing there can be opened
             return PullReport().to_json(), None
-        if forgot:  # nothing was fetched that needed the key (an empty feed): again
+        if forgot:  # sync state of another key was forgotten after the run read it: again
             report = await Puller(self._ctx(key, progress), limits).run(from_zero=all)
         return report.to_json(), key
 
