@@ -23,6 +23,7 @@ import aiosqlite
 
 from lorecloud.backends import _blobrows as blobrows
 from lorecloud.backends import _sqlite_push as chunkside
+from lorecloud.backends._sqlite_batch import commit_push_batch
 from lorecloud.backends._sqlite_push import commit_push_many, next_seq
 from lorecloud.backends.base import (
     AccountRow,
@@ -381,8 +382,13 @@ class SqliteBackend:
         """One BEGIN IMMEDIATE … COMMIT for the whole request, a SAVEPOINT per session."""
         dropped: list[str] = []
         async with self._write() as db:
-            outcomes, failed = await commit_push_many(db, account_id, items, now, self.blobs,
-                                                      staged, dropped)
+            fast = await commit_push_batch(db, account_id, items, now, self.blobs, staged,
+                                           dropped)
+            if fast is not None:
+                outcomes, failed = fast, None
+            else:
+                outcomes, failed = await commit_push_many(db, account_id, items, now,
+                                                          self.blobs, staged, dropped)
         await self._sweep_quietly(account_id, dropped)
         if failed is not None:
             raise failed

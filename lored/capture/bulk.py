@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from lored.capture.registry import parse_payload
 from lored.capture.sources import Source
 from lored.model import ParsedSession
+from lored.secrets.detect import Detector
+from lored.secrets.redact import scan_mark
 from lored.store.db import PreparedCapture, prepare_capture
 
 #: new append-only files in one tool from which a pass uses the pool (fewer: not worth
@@ -49,8 +51,14 @@ class Prefetched:
     payload_length: int
 
 
+#: the detector of pushes' redaction, set in each worker by the pool's initializer
+_detector: Detector | None = None
+
+
 def read_one(tool: str, path: str, header: bytes) -> Prefetched:
-    """In a worker: stat, read, parse and prepare one append-only source."""
+    """In a worker: stat, read, parse and prepare one append-only source; when pushes
+    redact, also scan it for secrets while the bytes are here (a clean payload is then
+    pushed without a second decompress and scan)."""
     st = os.stat(path)
     try:
         with open(path, "rb") as fh:
@@ -61,27 +69,34 @@ def read_one(tool: str, path: str, header: bytes) -> Prefetched:
         if not parsed.messages:
             raise ValueError("no messages: the ordinary path decides what it is")
         prepared = prepare_capture(parsed, payload, True)
+        if _detector is not None:
+            mark = scan_mark(_detector, payload, tool, prepared.payload_hash)
+            prepared = replace(prepared, scan_mark=mark)
     except Exception:  # noqa: BLE001 - the importer reads it again and reports it
         return Prefetched(st.st_size, st.st_mtime_ns, st.st_ino, None, None, 0)
     light = replace(parsed.without_messages(), warnings=parsed.warnings[:20])
     return Prefetched(st.st_size, st.st_mtime_ns, st.st_ino, light, prepared, len(payload))
 
 
-def worker_pool(workers: int | None = None) -> ProcessPoolExecutor:
-    """A pool of one process per core (at most 8) for parsing.
+def worker_pool(workers: int | None = None, detector: Detector | None = None
+                ) -> ProcessPoolExecutor:
+    """A pool of one process per core (at most 8) for parsing (and, with ``detector``,
+    scanning for secrets: compiled once here, its patterns travel to each worker once).
 
     Spawned, not forked: the calling process has threads (the store's, the event loop's
     executor), and forking a process with threads can deadlock the child.
     """
     n = workers or min(os.cpu_count() or 2, 8)
     return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_start)
+                               initializer=_worker_start, initargs=(detector,))
 
 
-def _worker_start() -> None:
+def _worker_start(detector: Detector | None = None) -> None:
     """Ctrl-C at the terminal reaches the whole process group: the importer handles it
     (and stops the pool); a worker must not die printing a traceback of its own."""
+    global _detector
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _detector = detector
 
 
 @contextlib.contextmanager
@@ -103,11 +118,12 @@ def quiet_spawn() -> Iterator[None]:
 class BulkReader:
     """Hands a tool's new files to worker processes, WINDOW ahead of the consumer."""
 
-    def __init__(self, sources: Sequence[Source], workers: int | None = None) -> None:
+    def __init__(self, sources: Sequence[Source], workers: int | None = None,
+                 detector: Detector | None = None) -> None:
         self._todo = list(sources)
         self._next = 0
         self._futures: dict[str, Future[Prefetched]] = {}
-        self._pool = worker_pool(workers)
+        self._pool = worker_pool(workers, detector)
         self._fill(WINDOW)
 
     def _fill(self, upto: int) -> None:

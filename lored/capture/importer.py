@@ -21,7 +21,7 @@ from lored.capture import claude, forks
 from lored.capture.bulk import MIN_SOURCES, BulkReader, Prefetched
 from lored.capture.discovery import DISCOVERERS, selected_tools
 from lored.capture.projects import git_remote, normalise_remote
-from lored.capture.redaction import local_redactor, redact_parsed
+from lored.capture.redaction import local_redactor, policy_of, redact_parsed
 from lored.capture.registry import parse_payload
 from lored.capture.sources import Context, Source
 from lored.config import Settings
@@ -149,7 +149,8 @@ async def import_all(
                 report.error(f"<{name}>", exc)
                 continue
             seen = await _snapshot(store, found, wanted)
-            bulk = _bulk_reader(settings, found, seen, wanted) if defer_messages else None
+            bulk = (await _bulk_reader(settings, found, seen, wanted) if defer_messages
+                    else None)
             try:
                 await _scan(store, settings, found, name, seen, wanted, pipe, report,
                             progress, defer_messages, bulk)
@@ -179,8 +180,9 @@ async def _snapshot(store: Store, found: list[Source], wanted: set[str] | None
     return await store.source_states(None if len(keys) >= _SNAPSHOT_ALL else keys)
 
 
-def _bulk_reader(settings: Settings, found: list[Source], seen: Mapping[str, SourceState],
-                 wanted: set[str] | None) -> BulkReader | None:
+async def _bulk_reader(settings: Settings, found: list[Source],
+                       seen: Mapping[str, SourceState], wanted: set[str] | None
+                       ) -> BulkReader | None:
     """Worker processes for a tool's never-seen append-only files, when there are many
     (a new machine's first import) and nothing needs the bytes in this process."""
     fresh = [src for src in found
@@ -188,8 +190,12 @@ def _bulk_reader(settings: Settings, found: list[Source], seen: Mapping[str, Sou
              and (wanted is None or _touched(src.files, wanted))]
     if len(fresh) < MIN_SOURCES or local_redactor(settings) is not None:
         return None
+    policy = policy_of(settings)
+    # the detector pushes will use: the workers scan with it while they hold the bytes
+    # (compiling it may read detect-secrets' patterns in a child, once: off the loop)
+    detector = await asyncio.to_thread(policy.detector) if policy.upstream else None
     try:
-        return BulkReader(fresh)
+        return BulkReader(fresh, detector=detector)
     except (OSError, RuntimeError, ValueError):  # no processes here: one by one, as before
         return None
 

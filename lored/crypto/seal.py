@@ -132,6 +132,19 @@ def seal_chunk(data_key: SecretBytes, data: bytes, binding: Binding, index: int)
     return seal(data_key, data, binding.chunk_ad(index))
 
 
+def seal_chunk_frame(data_key: SecretBytes, frame: bytes, binding: Binding, index: int) -> bytes:
+    """Seal a chunk already compressed: ``frame`` is one zstd frame that declares its
+    content size (≤ MAX_CHUNK_BYTES) — a captured payload as the store keeps it, so a
+    push does not compress the same bytes a second time."""
+    size = zstandard.frame_content_size(frame)
+    if size < 0 or size > MAX_CHUNK_BYTES:
+        raise ValueError("frame does not declare a chunk-sized content size")
+    nonce = os.urandom(NONCE_BYTES)
+    ct = crypto_aead_xchacha20poly1305_ietf_encrypt(
+        frame, binding.chunk_ad(index), nonce, data_key.reveal())
+    return bytes([FORMAT_V1]) + nonce + ct
+
+
 def open_chunk(data_key: SecretBytes, sealed: bytes, binding: Binding, index: int) -> bytes:
     """Open a chunk sealed for exactly this account/session/origin/generation/index."""
     return open_sealed(data_key, sealed, binding.chunk_ad(index), max_size=MAX_CHUNK_BYTES)

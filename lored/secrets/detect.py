@@ -13,10 +13,11 @@ general (detect-secrets' entropy and keyword plugins are left out for that reaso
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 # a token starts at a non-word byte, or right after a JSON escape \n \r \t
@@ -132,6 +133,11 @@ class Finding:
     end: int
 
 
+#: bump when findings() changes how it judges the same patterns (windows, plausibility,
+#: placeholders): a payload marked clean by an older scan is then scanned again
+SCAN_VERSION = 1
+
+
 @dataclass(frozen=True)
 class Detector:
     """Compiled patterns (with their literals) plus the user's allow-list
@@ -140,6 +146,15 @@ class Detector:
     patterns: tuple[tuple[str, re.Pattern[bytes]], ...]
     allow: tuple[re.Pattern[bytes], ...] = ()
     anchors: tuple[tuple[bytes, ...], ...] = ()
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Changes whenever the same bytes could be judged differently: the patterns,
+        their literals, the allow-list, or the scanning logic (:data:`SCAN_VERSION`)."""
+        doc = repr((SCAN_VERSION,
+                    [(k, p.pattern, p.flags) for k, p in self.patterns],
+                    [(a.pattern, a.flags) for a in self.allow], self.anchors))
+        return hashlib.blake2b(doc.encode(), digest_size=12).hexdigest()
 
     def findings(self, data: bytes) -> list[Finding]:
         """Non-overlapping secrets of ``data`` (one line or many), left to right.

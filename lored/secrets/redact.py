@@ -71,6 +71,10 @@ class Redactor:
             return [self.redact_obj(v) for v in obj]
         return obj
 
+    def clean_mark(self, payload_hash: str) -> str:
+        """The mark a payload with this digest gets when it has nothing to redact."""
+        return clean_mark(self.detector, payload_hash)
+
     def for_push(self, data: bytes, tool: str) -> bytes:
         """What may leave the machine of a payload: complete lines redacted; for JSONL
         tools a trailing partial line is held back until its newline arrives."""
@@ -78,6 +82,24 @@ class Redactor:
             cut = data.rfind(b"\n")
             data = data[:cut + 1] if cut >= 0 else b""
         return self.redact(data)
+
+
+def clean_mark(detector: Detector, payload_hash: str) -> str:
+    """``<detector fingerprint>:<payload digest>``: stored beside a payload that a scan
+    found nothing in, it lets a push take the payload as it is (until the payload or
+    the rules change, when it no longer matches)."""
+    return f"{detector.fingerprint}:{payload_hash}"
+
+
+def scan_mark(detector: Detector, payload: bytes, tool: str, payload_hash: str
+              ) -> str | None:
+    """The clean mark of ``payload`` when a push would send it unchanged: no secret in
+    it and, for JSONL tools, no partial last line held back; None otherwise."""
+    if tool in LINE_TOOLS and payload and not payload.endswith(b"\n"):
+        return None
+    if detector.findings(payload):
+        return None
+    return clean_mark(detector, payload_hash)
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import zstandard
-
 from lored.errors import CorruptStore, LoreError, UsageError
 from lored.faults import fault_point
 from lored.model import Message, ParsedSession
+from lored.store import frames
 from lored.store.conn import Connection
 from lored.store.health import is_corruption
 from lored.store.rows import (
@@ -37,7 +36,6 @@ from lored.store.rows import (
 )
 from lored.store.schema import MIGRATIONS
 
-_ZSTD_LEVEL = 3
 #: compress/decompress off the event loop above this size (zstd releases the GIL)
 _THREAD_THRESHOLD = 256 * 1024
 _ROW_COLUMNS = (
@@ -57,16 +55,10 @@ def utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _compress(data: bytes) -> bytes:
-    return zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(data)
-
-
-def _decompress(data: bytes) -> bytes:
-    # a captured payload is one zstd frame; a pulled one the sealed chunks' frames, as
-    # they arrived (see apply_pull_page): read across frames
-    out: bytes = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True
-                                                           ).decompress(data)
-    return out
+# a payload is zstd frames aligned on the sync chunk size (captured: see frames.py;
+# pulled: the sealed chunks' frames as they arrived, see apply_pull_page)
+_compress = frames.compress
+_decompress = frames.decompress
 
 
 async def _maybe_thread(func: Any, data: bytes) -> bytes:
@@ -82,11 +74,14 @@ class PreparedCapture:
     """The CPU work of storing a session (hash, compressed payload, message rows).
 
     ``rows`` None: the messages are left to the deferred parse (``parsed = 0``).
+    ``scan_mark``: the payload was scanned for secrets and found clean (a bulk import's
+    worker does that while it holds the bytes; see ``secrets.redact.scan_mark``).
     """
 
     payload_hash: str
     blob: bytes
     rows: list[tuple[Any, ...]] | None
+    scan_mark: str | None = None
 
 
 def prepare_capture(parsed: ParsedSession, payload: bytes, defer: bool = False
@@ -231,13 +226,29 @@ class Store:
                 raise
             await self._db.execute("COMMIT")
 
+    async def _write_in_thread(self, fn: Callable[[sqlite3.Connection], None]) -> None:
+        """``fn`` inside one BEGIN IMMEDIATE … COMMIT on the connection's thread: the
+        whole transaction is one hop (ROLLBACK if ``fn`` raises)."""
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+        async with self._lock:
+            await self._db.run(txn)
+
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self._db.execute(sql, params) as cur:
-            return await cur.fetchone()
+        # one hop to the store's thread (execute, fetch and close there together): a
+        # bulk import asks a few of these per file, a push one per session
+        return await self._db.run(lambda conn: _fetch(conn, sql, params, one=True))
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self._db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        rows: list[Any] = await self._db.run(lambda conn: _fetch(conn, sql, params, one=False))
+        return rows
 
     # --- key/value -------------------------------------------------------------
     async def kv_get(self, key: str) -> str | None:
@@ -343,8 +354,8 @@ class Store:
                 if changed:
                     conn.executemany(_UPSERT_SESSION_SQL, rows)
                     conn.execute(_PUT_PAYLOAD_SQL, (sid, prepared.blob))
-                    conn.execute("UPDATE sessions SET parsed = ? WHERE id = ?",
-                                 (int(prepared.rows is not None), sid))
+                    conn.execute("UPDATE sessions SET parsed = ?, scan_clean = ? WHERE id = ?",
+                                 (int(prepared.rows is not None), prepared.scan_mark, sid))
                     if prepared.rows is not None:
                         conn.execute(_DELETE_MESSAGES_SQL, (sid,))
                         conn.executemany(_INSERT_MESSAGE_SQL, prepared.rows)
@@ -613,7 +624,7 @@ class Store:
         rows = await self._all(
             "SELECT id, tool, project_path, started_at, ended_at, message_count, payload_length, "
             "payload_hash, title, model, git_branch, tool_version, pushed_generation, "
-            "pushed_chunks, pushed_length, pushed_hash, git_remote FROM sessions "
+            "pushed_chunks, pushed_length, pushed_hash, git_remote, scan_clean FROM sessions "
             "WHERE local = 1 AND dirty = 1 ORDER BY id"
         )
         out = []
@@ -629,7 +640,7 @@ class Store:
                 session_id=r[0], tool=r[1], project_path=r[2], started_at=r[3], ended_at=r[4],
                 message_count=r[5], payload_length=r[6], payload_hash=r[7], info=info,
                 pushed_generation=r[12], pushed_chunks=r[13], pushed_length=r[14],
-                pushed_hash=r[15],
+                pushed_hash=r[15], scan_clean=r[17],
             ))
         return out
 
@@ -652,16 +663,21 @@ class Store:
         """
         src_len = length if source_length is None else source_length
         src_hash = prefix_hash if source_hash is None else source_hash
-        async with self.transaction() as db:
-            await db.execute(
+        now = utcnow()
+
+        def record(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "UPDATE sessions SET pushed_generation = ?, pushed_chunks = ?, pushed_length = ?, "
                 "pushed_hash = ?, pushed_seq = ?, pushed_at = ?, "
                 "dirty = CASE WHEN payload_length = ? AND payload_hash = ? THEN 0 ELSE 1 END "
                 "WHERE id = ?",
-                (generation, chunk_count, length, prefix_hash, seq, utcnow(), src_len,
+                (generation, chunk_count, length, prefix_hash, seq, now, src_len,
                  src_hash, session_id),
             )
-            await _kv_put(db, "last_push_at", utcnow())
+            conn.execute(_KV_PUT_SQL, ("last_push_at", now))
+
+        # the whole transaction is one hop to the store's thread (once per pushed session)
+        await self._write_in_thread(record)
 
     async def compact(self) -> None:
         """Purge deleted text from the search index and the file's free pages (after
@@ -717,8 +733,13 @@ class Store:
 
     async def load_blob(self, session_id: str) -> bytes | None:
         """The session's stored payload as stored (zstd frames), without decompressing."""
-        r = await self._one("SELECT data FROM payloads WHERE session_id = ?", (session_id,))
-        return None if r is None else bytes(r[0])
+        def read(conn: sqlite3.Connection) -> bytes | None:
+            r = conn.execute("SELECT data FROM payloads WHERE session_id = ?",
+                             (session_id,)).fetchone()
+            return None if r is None else bytes(r[0])
+
+        # one hop to the store's thread (a push reads 2,000 of these back to back)
+        return await self._db.run(read)
 
     async def apply_pull_page(
         self, sessions: Iterable[PulledSession | PulledRaw], deletions: Iterable[str],
@@ -790,12 +811,20 @@ class Store:
             await db.execute("DELETE FROM deleted WHERE session_id = ?", (session_id,))
 
 
+def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any], *, one: bool) -> Any:
+    cur = conn.execute(sql, params)
+    try:
+        return cur.fetchone() if one else cur.fetchall()
+    finally:
+        cur.close()
+
+
+_KV_PUT_SQL = ("INSERT INTO kv(key, value) VALUES (?, ?) "
+               "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+
+
 async def _kv_put(db: Connection, key: str, value: str) -> None:
-    await db.execute(
-        "INSERT INTO kv(key, value) VALUES (?, ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
+    await db.execute(_KV_PUT_SQL, (key, value))
 
 
 _PUT_SOURCE_SQL = (

@@ -86,6 +86,8 @@ class PushCandidate:
     pushed_chunks: int
     pushed_length: int
     pushed_hash: str | None
+    #: the capture's clean mark (see ``secrets.redact.clean_mark``), if it scanned it
+    scan_clean: str | None = None
 
 
 @dataclass(frozen=True)

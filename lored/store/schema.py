@@ -126,6 +126,12 @@ MIGRATIONS: Final[list[str]] = [
     ALTER TABLE sessions ADD COLUMN parsed INTEGER NOT NULL DEFAULT 1;
     CREATE INDEX sessions_unparsed ON sessions(id) WHERE parsed = 0;
     """,
+    # 4: a capture that already scanned the payload for secrets and found none leaves
+    # "<detector fingerprint>:<payload digest>" here, so the first push of a bulk import
+    # neither decompresses nor scans it again (a changed payload no longer matches)
+    """
+    ALTER TABLE sessions ADD COLUMN scan_clean TEXT;
+    """,
 ]
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

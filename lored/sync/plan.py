@@ -130,11 +130,12 @@ def split_spans(start: int, end: int, chunk_bytes: int) -> tuple[tuple[int, int]
 
 
 def whole(session_id: str, kind: PushKind, generation: int, payload: bytes,
-          limits: Limits) -> PushStep:
-    """A step that uploads the whole payload as a new generation."""
+          limits: Limits, known_digest: str | None = None) -> PushStep:
+    """A step that uploads the whole payload as a new generation (``known_digest``: the
+    payload's digest when the caller already has it, e.g. from the store)."""
     spans = split_spans(0, len(payload), limits.max_chunk_bytes)
     return PushStep(session_id, kind, generation, 0, len(spans), spans, len(payload),
-                    payload_digest(payload))
+                    known_digest or payload_digest(payload))
 
 
 def plan_session(
@@ -146,10 +147,14 @@ def plan_session(
     pushed_length: int,
     pushed_hash: str | None,
     limits: Limits,
+    known_digest: str | None = None,
 ) -> PushStep | None:
-    """Decide how to push one session; None when the server already has exactly this."""
+    """Decide how to push one session; None when the server already has exactly this.
+
+    ``known_digest`` is :func:`payload_digest` of ``payload`` when the caller holds it
+    (the store keeps it for captured payloads): one hashing pass fewer per push."""
     if pushed_generation <= 0 or pushed_chunks <= 0:
-        return whole(session_id, "new", 1, payload, limits)
+        return whole(session_id, "new", 1, payload, limits, known_digest)
     length = len(payload)
     prefix_same = (
         pushed_hash is not None
@@ -157,14 +162,17 @@ def plan_session(
         and payload_digest(payload[:pushed_length]) == pushed_hash
     )
     if not prefix_same:
-        return whole(session_id, "rewrite", pushed_generation + 1, payload, limits)
+        return whole(session_id, "rewrite", pushed_generation + 1, payload, limits,
+                     known_digest)
     if length == pushed_length:
         return None
     tail = split_spans(pushed_length, length, limits.max_chunk_bytes)
     if pushed_chunks + len(tail) > wire.MAX_CHUNKS_PER_GENERATION:
-        return whole(session_id, "compact", pushed_generation + 1, payload, limits)
+        return whole(session_id, "compact", pushed_generation + 1, payload, limits,
+                     known_digest)
     return PushStep(session_id, "append", pushed_generation, pushed_chunks,
-                    pushed_chunks + len(tail), tail, length, payload_digest(payload))
+                    pushed_chunks + len(tail), tail, length,
+                    known_digest or payload_digest(payload))
 
 
 @dataclass

@@ -13,23 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lored.crypto.seal import Binding, seal_chunk, seal_info
-from lored.crypto.secret import SecretBytes
-from lored.errors import ServerError
+from lored.errors import LoreError, ServerError
 from lored.faults import fault_point
 from lored.secrets.redact import Redactor
 from lored.store.rows import PushCandidate
 from lored.sync.context import IN_FLIGHT, Inflight, RunContext, ordered_map
-from lored.sync.plan import (
-    BatchBuilder,
-    Limits,
-    PushStep,
-    Skipped,
-    payload_digest,
-    plan_session,
-    too_large,
-    whole,
-)
+from lored.sync.outgoing import Sealing, conflict_generation, plan_only, prepare
+from lored.sync.plan import BatchBuilder, Limits, PushStep, Skipped, too_large
 from loreproto import wire
 
 if TYPE_CHECKING:
@@ -84,28 +74,6 @@ class PushReport:
         return doc
 
 
-def _meta(c: PushCandidate, minimal: bool) -> wire.SessionMeta:
-    return wire.SessionMeta(
-        tool=c.tool, project_path="" if minimal else (c.project_path or ""),
-        started_at=c.started_at, ended_at=c.ended_at, message_count=c.message_count,
-        payload_bytes=c.payload_length,
-    )
-
-
-def seal_step(
-    dk: SecretBytes, account_id: str, machine_id: str, c: PushCandidate, step: PushStep,
-    payload: bytes, minimal: bool,
-) -> tuple[wire.PushHeader, list[bytes]]:
-    """Seal the info and the step's chunks (pure CPU; runs in the worker pool)."""
-    binding = Binding(account_id, c.session_id, machine_id, step.generation)
-    parts = [seal_info(dk, c.info, binding, step.chunk_count)]
-    for i, (start, end) in enumerate(step.spans):
-        parts.append(seal_chunk(dk, payload[start:end], binding, step.first_index + i))
-    header = wire.PushHeader(c.session_id, step.generation, step.first_index, step.chunk_count,
-                             [len(p) for p in parts], _meta(c, minimal))
-    return header, parts
-
-
 class Pusher:
     """Runs one push over a :class:`RunContext`."""
 
@@ -121,6 +89,8 @@ class Pusher:
         policy = ctx.redaction
         self.redactor: Redactor | None = (
             policy.redactor(self.key.data_key.reveal()) if policy and policy.upstream else None)
+        self._sealing = Sealing(self.key.data_key, ctx.account_id, ctx.machine_id,
+                                ctx.privacy_minimal)
 
     async def run(self, candidates: list[PushCandidate]) -> PushReport:
         """Push every candidate; returns the report (skips included)."""
@@ -169,23 +139,15 @@ class Pusher:
             await inflight.cancel()
 
     async def _prepare(self, c: PushCandidate, conflict: dict[str, Any] | None) -> Prepared:
-        original = await self.ctx.store.load_payload(c.session_id)
-        payload, c, source = await self.ctx.cpu(outgoing, self.redactor, c, original)
-        if conflict is not None:
-            # the server's state differs from what we recorded: start a generation above
-            # both, with the whole payload (never guess which chunks the server has)
-            server_gen = conflict.get("generation")
-            gen = max(c.pushed_generation, server_gen if isinstance(server_gen, int) else 0) + 1
-            step: PushStep | None = await self.ctx.cpu(
-                whole, c.session_id, "rewrite", gen, payload, self.limits)
-        else:
-            step = await self.ctx.cpu(_plan, c, payload, self.limits)
-        if step is None:
-            return Prepared(c, None, source=source)
-        header, parts = await self.ctx.cpu(
-            seal_step, self.key.data_key, self.ctx.account_id, self.ctx.machine_id, c, step,
-            payload, self.ctx.privacy_minimal)
-        return Prepared(c, step, header, parts, source)
+        blob = await self.ctx.store.load_blob(c.session_id)
+        if blob is None:
+            raise LoreError(f"session {c.session_id} has no stored payload")
+        # a conflict: the server's state differs from what we recorded, so start a
+        # generation above both, with the whole payload (never guess what it holds)
+        above = conflict_generation(conflict) if conflict is not None else None
+        out = await self.ctx.cpu(prepare, self._sealing, self.redactor, c, blob,
+                                 self.limits, above)
+        return Prepared(out.candidate, out.step, out.header, out.parts or [], out.source)
 
     async def _record_unchanged(self, p: Prepared) -> None:
         # dirty but byte-identical to what the server has (e.g. re-captured): just clear it
@@ -226,35 +188,10 @@ class Pusher:
                        "bytes": self.report.bytes_uploaded})
 
 
-def outgoing(redactor: Redactor | None, c: PushCandidate, payload: bytes
-             ) -> tuple[bytes, PushCandidate, tuple[int, str] | None]:
-    """What may leave the machine: the payload and sealed info with secrets redacted
-    (line by line, so a grown session still plans as an append), plus the local
-    payload's (length, digest) when the two differ. Pure CPU; runs in the worker pool."""
-    if redactor is None:
-        return payload, c, None
-    out = redactor.for_push(payload, c.tool)
-    info = redactor.redact_obj(c.info)
-    if info != c.info:
-        from dataclasses import replace
-
-        c = replace(c, info=info)
-    if out is payload:
-        return payload, c, None
-    return out, c, (len(payload), payload_digest(payload))
-
-
 def _source_kw(source: tuple[int, str] | None) -> dict[str, Any]:
     if source is None:
         return {}
     return {"source_length": source[0], "source_hash": source[1]}
-
-
-def _plan(c: PushCandidate, payload: bytes, limits: Limits) -> PushStep | None:
-    return plan_session(
-        c.session_id, payload, pushed_generation=c.pushed_generation,
-        pushed_chunks=c.pushed_chunks, pushed_length=c.pushed_length,
-        pushed_hash=c.pushed_hash, limits=limits)
 
 
 def _skipped(c: PushCandidate, status: str, r: dict[str, Any], limits: Limits) -> Skipped:
@@ -282,8 +219,8 @@ async def dry_run(store: Store, candidates: list[PushCandidate], limits: Limits,
         if skip is not None:
             report.skipped.append(skip)
             continue
-        payload, c, _ = await cpu(outgoing, redactor, c, await store.load_payload(c.session_id))
-        step = await cpu(_plan, c, payload, limits)
+        c, step = await cpu(plan_only, redactor, c, await store.load_payload(c.session_id),
+                            limits)
         if step is not None:
             report.sessions.append(c.session_id)
             report.bytes_planned += step.upload_bytes

@@ -81,3 +81,71 @@ async def test_refusals_and_writes_mix_in_one_request(svc: SyncService) -> None:
     assert [r["seq"] for r in results] == [2, 1, 2, 3, None]
     row = await svc.backend.session(a.account_id, "t:1")
     assert row is not None and row.seq == 3 and row.chunk_count == 2
+
+
+async def _story(svc: SyncService) -> tuple[list[Any], list[Any], list[Any]]:
+    """Requests of distinct sessions (the batched path on SQLite): new sessions, a new
+    generation, an append, a stale generation, another machine's session."""
+    await svc.register(EMAIL, PASSWORD)
+    a, b = await machine(svc, EMAIL, "a"), await machine(svc, EMAIL, "b")
+    parts = [bytes([i]) * (50 + i) for i in range(12)]
+    results = [await svc.push(b, [frame("t:b", 1, 0, [parts[0]])])]
+    results.append(await svc.push(a, [frame(f"t:{i}", 1, 0, [parts[i], parts[i + 1]])
+                                      for i in range(4)]))
+    results.append(await svc.push(a, [
+        frame("t:0", 2, 0, [parts[5]]),             # a new generation drops the old one
+        frame("t:1", 1, 2, [parts[6]]),             # append
+        frame("t:2", 1, 0, [parts[2], parts[3]]),   # same bytes again: idempotent
+        frame("t:3", 0, 0, [parts[7]]),             # below the server's generation
+        frame("t:b", 1, 0, [parts[8]]),             # b's session
+        frame("t:9", 1, 0, [parts[9]]),             # new
+    ]))
+    entries, _ = await feed(svc, b)
+    got = {}
+    for sid, gen, count in [("t:0", 2, 1), ("t:1", 1, 3), ("t:2", 1, 2), ("t:9", 1, 1)]:
+        got[sid] = await svc.fetch_chunks(a, [(sid, gen, i) for i in range(count)])
+    old = await svc.fetch_chunks(a, [("t:0", 1, 0), ("t:0", 1, 1)])
+    strip = [{k: v for k, v in e.items() if k not in ("updated_at",)} for e in entries]
+    return results, strip, [got, old]
+
+
+async def test_the_batched_sqlite_path_decides_as_the_per_session_path(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lorecloud.backends import sqlite as sqlite_backend
+    from lorecloud.backends.sqlite import SqliteBackend
+    from tests.serverproc import fast_config
+
+    calls: list[int] = []
+    real = sqlite_backend.commit_push_batch
+
+    async def counted(*args: Any, **kw: Any) -> Any:
+        out = await real(*args, **kw)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(sqlite_backend, "commit_push_batch", counted)
+    fast = await SyncService.create(await SqliteBackend.open(tmp_path / "fast"), fast_config(
+        open_registration=True))
+    try:
+        batched = await _story(fast)
+    finally:
+        await fast.close()
+    assert calls and all(calls)  # every request went the batched way
+
+    async def never(*args: Any, **kw: Any) -> None:
+        return None
+
+    monkeypatch.setattr(sqlite_backend, "commit_push_batch", never)
+    slow = await SyncService.create(await SqliteBackend.open(tmp_path / "slow"), fast_config(
+        open_registration=True))
+    try:
+        per_session = await _story(slow)
+    finally:
+        await slow.close()
+    assert batched == per_session
+    results = batched[0]
+    assert [r["status"] for r in results[2]] == [
+        "ok", "ok", "ok", wire.RESULT_CONFLICT, wire.RESULT_OWNED_ELSEWHERE, "ok"]
+    assert [r["seq"] for r in results[2]] == [6, 7, 4, 5, 1, 8]
+    assert all(data is None for *_, data in batched[2][1])  # generation 1 of t:0 is gone

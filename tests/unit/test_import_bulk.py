@@ -98,3 +98,28 @@ async def test_bulk_import_equals_one_by_one(clean_env: Path, settings: Settings
     for sql in (f"SELECT {_COLUMNS} FROM sessions",
                 "SELECT session_id, idx, role, timestamp, text, extra FROM messages"):
         assert _rows(settings.paths.db_file, sql) == _rows(clean_env / "one.db", sql), sql
+
+
+async def test_bulk_workers_mark_clean_payloads_and_only_those(
+        clean_env: Path, settings: Settings) -> None:
+    """The workers scan for secrets while they hold the bytes: a payload with nothing to
+    redact gets its clean mark (detector fingerprint + digest), one with a secret none."""
+    from lored.capture.redaction import policy_of
+    from lored.secrets.redact import clean_mark
+
+    ids = _write(clean_env, MIN_SOURCES)
+    folder = clean_env / ".claude/projects/-home-dev-projects-webapp"
+    secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    nid = native_id("leaky")
+    (folder / f"{nid}.jsonl").write_bytes(lines("leaky", 4, marker=f"token {secret}"))
+    store = await Store.open(settings.paths.db_file)
+    try:
+        report = await import_all(store, settings, defer_messages=True)
+        assert report.imported == len(ids) + 1
+    finally:
+        await store.close()
+    detector = policy_of(settings).detector()
+    marks = dict(_rows(settings.paths.db_file, "SELECT id, scan_clean FROM sessions"))
+    hashes = dict(_rows(settings.paths.db_file, "SELECT id, payload_hash FROM sessions"))
+    assert marks[f"claude-code:{nid}"] is None
+    assert all(marks[i] == clean_mark(detector, hashes[i]) for i in ids)
