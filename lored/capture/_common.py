@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import msgspec
+
 #: a single line above this size is skipped, not parsed: real transcript lines (even with
 #: pasted images) stay far below it, and json.loads on hundreds of MB would stall capture
 MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -77,8 +79,21 @@ def iter_json_lines(payload: bytes, notes: Notes, *, start_line: int = 1) -> Ite
         yield lineno, obj
 
 
+_DECODER = msgspec.json.Decoder()
+
+
 def loads_tolerant(raw: bytes, notes: Notes, where: str) -> Any:
-    """json.loads with invalid UTF-8 replaced; None (and a bad-record note) if not JSON."""
+    """json.loads with invalid UTF-8 replaced; None (and a bad-record note) if not JSON.
+
+    msgspec reads the line first (json was the bulk of a first import's parse): it
+    gives json's answer for what it accepts (big integers stay exact), and whatever it
+    refuses — invalid UTF-8, NaN and infinities, lone surrogates, deep nesting — goes to
+    json, so every line gets json's answer, most of them 2.5× sooner.
+    """
+    try:
+        return _DECODER.decode(raw)
+    except (msgspec.MsgspecError, RecursionError):
+        pass
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

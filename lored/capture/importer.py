@@ -558,7 +558,7 @@ async def _plan_prefetched(store: Store, settings: Settings, src: Source, plan: 
     parsed, prepared = pre.parsed, pre.prepared
     if parsed is None or prepared is None:
         return None
-    state = await store.remote_state(parsed.session_id)
+    state, deleted = await store.held_state(parsed.session_id)
     if state is not None and not state.local:
         return None
     report.bytes_read += pre.size
@@ -566,7 +566,7 @@ async def _plan_prefetched(store: Store, settings: Settings, src: Source, plan: 
     await _fill_remote(parsed, report)
     source = SourceState(src.key, parsed.session_id, pre.size, pre.mtime_ns, pre.inode,
                          pre.payload_length - len(src.header))
-    if await store.is_deleted(parsed.session_id):
+    if deleted:
         plan.commit = _save_source(store, source)
     else:
         plan.commit = _save(store, settings, parsed, b"", source, prepared,
@@ -646,7 +646,7 @@ async def _plan_with_agents(
             payload += data
     parsed = await _parse(src.tool, payload, str(main), report)
     plan.keys.add(parsed.session_id)
-    state = await store.remote_state(parsed.session_id)
+    state, deleted = await store.held_state(parsed.session_id)
     if state is not None and not state.local:
         return None  # another machine's session in this file: see forks
     consumed, _ = claude.split_parts(payload)

@@ -712,6 +712,20 @@ class Store:
         )
         return RemoteState(r[0], r[1], r[2], r[3], bool(r[4])) if r else None
 
+    async def held_state(self, session_id: str) -> tuple[RemoteState | None, bool]:
+        """:meth:`remote_state` and :meth:`is_deleted` of one session, in one hop (a
+        bulk import asks both of every new file)."""
+        def read(conn: sqlite3.Connection) -> tuple[RemoteState | None, bool]:
+            r = conn.execute(
+                "SELECT remote_generation, remote_chunks, payload_length, origin_machine_id, "
+                "local FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            gone = conn.execute("SELECT 1 FROM deleted WHERE session_id = ?",
+                                (session_id,)).fetchone()
+            state = RemoteState(r[0], r[1], r[2], r[3], bool(r[4])) if r else None
+            return state, gone is not None
+
+        return await self._db.run(read)
+
     async def remote_states(self, session_ids: Sequence[str]) -> dict[str, RemoteState]:
         """:meth:`remote_state` of many sessions in one query per 500 (a feed page)."""
         out: dict[str, RemoteState] = {}

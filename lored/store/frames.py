@@ -10,16 +10,21 @@ opens as they arrived. Older stores hold one frame per payload; both read the sa
 
 from __future__ import annotations
 
+import threading
+
 import zstandard
 
 from loreproto.wire import MAX_CHUNK_BYTES
 
 ZSTD_LEVEL = 3
+_local = threading.local()
 
 
 def compress(data: bytes) -> bytes:
     """``data`` as zstd frames of ≤ MAX_CHUNK_BYTES of plaintext each (one if it fits)."""
-    c = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
+    c = getattr(_local, "c", None)
+    if c is None:  # not thread-safe, and costly to set up per call: one per thread
+        c = _local.c = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
     if len(data) <= MAX_CHUNK_BYTES:
         return c.compress(data)
     view = memoryview(data)
