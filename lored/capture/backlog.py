@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from lored.capture._common import use_fast_json
 from lored.errors import LoreError
 
 #: sessions waiting to be parsed from which the daemon uses a child process
@@ -69,6 +70,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("error: usage: python -m lored.capture.backlog SESSIONS_DB", file=sys.stderr)
         return 2
+    use_fast_json()  # a short-lived parsing process: its RSS is given back on exit
     try:
         parsed, indexed = asyncio.run(_run(Path(argv[0])))
     except LoreError as exc:

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
+from lored.capture._common import use_fast_json
 from lored.capture.registry import parse_payload
 from lored.capture.sources import Source
 from lored.model import ParsedSession
@@ -97,6 +98,7 @@ def _worker_start(detector: Detector | None = None) -> None:
     global _detector
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _detector = detector
+    use_fast_json()
 
 
 @contextlib.contextmanager

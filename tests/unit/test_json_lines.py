@@ -10,7 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lored.capture._common import Notes, loads_tolerant
+from lored.capture import _common
+from lored.capture._common import Notes, loads_tolerant, use_fast_json
+
+use_fast_json()  # the workers' reader: every answer below must still be json's
 
 EDGES = [
     b'{"a":1,"a":2}',  # duplicate keys: the last wins
@@ -44,6 +47,10 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
+
+
+def test_the_fast_reader_is_on_here() -> None:
+    assert _common._FAST is not None
 
 
 @pytest.mark.parametrize("raw", EDGES, ids=[e[:24].decode("latin-1") for e in EDGES])
