@@ -120,11 +120,11 @@ class Pusher:
                                                        self.limits.max_batch_sessions)
         inflight = Inflight(IN_FLIGHT)
 
-        async def prepare(c: PushCandidate) -> Prepared:
+        async def one(c: PushCandidate) -> Prepared:
             return await self._prepare(c, (server or {}).get(c.session_id) if retry else None)
 
         try:
-            async for prep in ordered_map(prepare, todo, window=IN_FLIGHT * 2):
+            async for prep in ordered_map(one, todo, window=IN_FLIGHT * 2):
                 if prep.step is None:
                     await self._record_unchanged(prep)
                     continue
