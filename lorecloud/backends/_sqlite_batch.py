@@ -22,35 +22,18 @@ from typing import Any
 import aiosqlite
 
 from lorecloud.backends import _blobrows as blobrows
-from lorecloud.backends._sqlite_push import _Txn
+from lorecloud.backends._sqlite_push import (
+    CHUNK_SQL,
+    DROP_SQL,
+    INSERT_SESSION_SQL,
+    SESSION_SQL,
+    UPDATE_SESSION_SQL,
+    _Txn,
+    session_row,
+    usage_after,
+)
 from lorecloud.backends.base import PushItem, PushOutcome, SessionRow, Usage
 from lorecloud.blobs.base import BlobStore
-
-_ROW_SQL = (
-    "SELECT s.session_id, s.origin_machine_id, COALESCE(m.name, ''), s.seq, "
-    "s.generation, s.chunk_count, s.chunk_sizes, s.stored_bytes, s.deleted, s.meta, "
-    "s.info, s.updated_at FROM sessions s LEFT JOIN machines m "
-    "ON m.account_id = s.account_id AND m.machine_id = s.origin_machine_id "
-    "WHERE s.account_id = ? AND s.session_id IN ({marks})"
-)
-_INSERT_SQL = (
-    "INSERT INTO sessions (account_id, session_id, origin_machine_id, seq, generation, "
-    "chunk_count, chunk_sizes, stored_bytes, deleted, meta, info, created_at, "
-    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)"
-)
-_UPDATE_SQL = (
-    "UPDATE sessions SET seq = ?, generation = ?, chunk_count = ?, chunk_sizes = ?, "
-    "stored_bytes = ?, deleted = 0, meta = ?, info = ?, updated_at = ? "
-    "WHERE account_id = ? AND session_id = ?"
-)
-_CHUNK_SQL = (
-    "INSERT OR REPLACE INTO chunks (account_id, session_id, generation, idx, data, "
-    "blob_key) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_DROP_SQL = (
-    "DELETE FROM chunks WHERE account_id = ? AND session_id = ? "
-    "AND (generation != ? OR idx >= ?) RETURNING blob_key"
-)
 
 
 class _Known(_Txn):
@@ -71,12 +54,9 @@ async def _rows(db: aiosqlite.Connection, account_id: str, ids: list[str]
     out: dict[str, SessionRow] = {}
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
-        sql = _ROW_SQL.format(marks=", ".join("?" * len(part)))
+        sql = SESSION_SQL.format(where=f"s.session_id IN ({', '.join('?' * len(part))})")
         async with db.execute(sql, (account_id, *part)) as cur:
-            for r in await cur.fetchall():
-                out[r[0]] = SessionRow(
-                    r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], bool(r[8]),
-                    json.loads(r[9]), r[10], r[11])
+            out.update((r[0], session_row(r)) for r in await cur.fetchall())
     return out
 
 
@@ -135,12 +115,7 @@ async def _plan_and_write(
             continue
         w = plan.write
         if known:  # the usage the later sessions of this request must see
-            was = known[0]
-            live_before = cur is not None and not cur.deleted
-            known[0] = Usage(
-                was.sessions + (0 if live_before else 1),
-                was.storage_bytes - (cur.stored_bytes if live_before and cur else 0)
-                + w.stored_bytes)
+            known[0] = usage_after(known[0], cur, w)
         seq += 1
         meta = json.dumps(w.meta, separators=(",", ":"))
         sizes = json.dumps(w.chunk_sizes)
@@ -156,16 +131,16 @@ async def _plan_and_write(
         outcomes.append(PushOutcome(plan.status, plan.message, seq, w.generation,
                                     w.chunk_count))
     if inserts:
-        await db.executemany(_INSERT_SQL, inserts)
+        await db.executemany(INSERT_SESSION_SQL, inserts)
     if updates:
-        await db.executemany(_UPDATE_SQL, updates)
+        await db.executemany(UPDATE_SESSION_SQL, updates)
     if chunks:
-        await db.executemany(_CHUNK_SQL, chunks)
+        await db.executemany(CHUNK_SQL, chunks)
     gone: list[str] = []
     # a session that was on the server already: its older generations (and any index
     # past the new count) go after the new chunks are in, as on the per-session path
     for params in drops:
-        async with db.execute(_DROP_SQL, params) as cur_:
+        async with db.execute(DROP_SQL, params) as cur_:
             gone.extend(r[0] for r in await cur_.fetchall() if r[0])
     if seq != start_seq:
         await db.execute("UPDATE accounts SET seq = ? WHERE account_id = ?",

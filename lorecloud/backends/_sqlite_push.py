@@ -8,6 +8,7 @@ fsync instead of one per session, see bench/README.md), each session inside its 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import aiosqlite
 
@@ -19,9 +20,54 @@ from lorecloud.backends.base import (
     PushItem,
     PushOutcome,
     SessionRow,
+    SessionWrite,
     Usage,
 )
 from lorecloud.blobs.base import BlobStore
+
+#: a session row with its origin machine's name; ``{where}`` narrows it to the sessions
+SESSION_SQL = (
+    "SELECT s.session_id, s.origin_machine_id, COALESCE(m.name, ''), s.seq, "
+    "s.generation, s.chunk_count, s.chunk_sizes, s.stored_bytes, s.deleted, s.meta, "
+    "s.info, s.updated_at FROM sessions s LEFT JOIN machines m "
+    "ON m.account_id = s.account_id AND m.machine_id = s.origin_machine_id "
+    "WHERE s.account_id = ? AND {where}"
+)
+INSERT_SESSION_SQL = (
+    "INSERT INTO sessions (account_id, session_id, origin_machine_id, seq, generation, "
+    "chunk_count, chunk_sizes, stored_bytes, deleted, meta, info, created_at, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)"
+)
+UPDATE_SESSION_SQL = (
+    "UPDATE sessions SET seq = ?, generation = ?, chunk_count = ?, chunk_sizes = ?, "
+    "stored_bytes = ?, deleted = 0, meta = ?, info = ?, updated_at = ? "
+    "WHERE account_id = ? AND session_id = ?"
+)
+CHUNK_SQL = (
+    "INSERT OR REPLACE INTO chunks (account_id, session_id, generation, idx, data, "
+    "blob_key) VALUES (?, ?, ?, ?, ?, ?)"
+)
+#: the new generation is written first; older generations (and any stray index past
+#: the new count) go in the same transaction, so readers never see a gap
+DROP_SQL = (
+    "DELETE FROM chunks WHERE account_id = ? AND session_id = ? "
+    "AND (generation != ? OR idx >= ?) RETURNING blob_key"
+)
+
+
+def session_row(r: Any) -> SessionRow:
+    """A :data:`SESSION_SQL` row as a SessionRow."""
+    return SessionRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], bool(r[8]),
+                      json.loads(r[9]), r[10], r[11])
+
+
+def usage_after(was: Usage, cur: SessionRow | None, w: SessionWrite) -> Usage:
+    """The account's usage once ``w`` replaced ``cur`` (what later sessions of the same
+    request must see)."""
+    live_before = cur is not None and not cur.deleted
+    return Usage(was.sessions + (0 if live_before else 1),
+                 was.storage_bytes - (cur.stored_bytes if live_before and cur else 0)
+                 + w.stored_bytes)
 
 
 async def next_seq(db: aiosqlite.Connection, account_id: str) -> int:
@@ -47,22 +93,10 @@ class _Txn:
         self.known = known if known is not None else []
 
     async def session(self) -> SessionRow | None:
-        async with self.db.execute(
-            "SELECT s.session_id, s.origin_machine_id, COALESCE(m.name, ''), s.seq, "
-            "s.generation, s.chunk_count, s.chunk_sizes, s.stored_bytes, s.deleted, s.meta, "
-            "s.info, s.updated_at FROM sessions s LEFT JOIN machines m "
-            "ON m.account_id = s.account_id AND m.machine_id = s.origin_machine_id "
-            "WHERE s.account_id = ? AND s.session_id = ?",
-            (self.account_id, self.session_id),
-        ) as cur:
+        async with self.db.execute(SESSION_SQL.format(where="s.session_id = ?"),
+                                   (self.account_id, self.session_id)) as cur:
             r = await cur.fetchone()
-        if r is None:
-            self.row = None
-        else:
-            self.row = SessionRow(
-                r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], bool(r[8]),
-                json.loads(r[9]), r[10], r[11],
-            )
+        self.row = None if r is None else session_row(r)
         return self.row
 
     async def chunks(self, generation: int, start: int, stop: int) -> list[bytes]:
@@ -108,43 +142,27 @@ async def commit_push(
         )
     w = plan.write
     if txn.known:  # keep the request's usage true for the sessions after this one
-        was = txn.known[0]
-        live_before = cur is not None and not cur.deleted
-        txn.known[0] = Usage(
-            was.sessions + (0 if live_before else 1),
-            was.storage_bytes - (cur.stored_bytes if live_before and cur else 0)
-            + w.stored_bytes)
+        txn.known[0] = usage_after(txn.known[0], cur, w)
     seq = await next_seq(db, account_id)
     meta = json.dumps(w.meta, separators=(",", ":"))
     sizes = json.dumps(w.chunk_sizes)
     if cur is None:
         await db.execute(
-            "INSERT INTO sessions (account_id, session_id, origin_machine_id, seq, generation, "
-            "chunk_count, chunk_sizes, stored_bytes, deleted, meta, info, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+            INSERT_SESSION_SQL,
             (account_id, session_id, w.origin_machine_id, seq, w.generation, w.chunk_count,
              sizes, w.stored_bytes, meta, w.info, now, now),
         )
     else:
         await db.execute(
-            "UPDATE sessions SET seq = ?, generation = ?, chunk_count = ?, chunk_sizes = ?, "
-            "stored_bytes = ?, deleted = 0, meta = ?, info = ?, updated_at = ? "
-            "WHERE account_id = ? AND session_id = ?",
+            UPDATE_SESSION_SQL,
             (seq, w.generation, w.chunk_count, sizes, w.stored_bytes, meta, w.info, now,
              account_id, session_id),
         )
     rows = await blobrows.chunk_rows(blobs, staged, account_id, session_id, w.generation,
                                      w.new_chunks)
-    await db.executemany(
-        "INSERT OR REPLACE INTO chunks (account_id, session_id, generation, idx, data, "
-        "blob_key) VALUES (?, ?, ?, ?, ?, ?)", rows)
-    # the new generation is written first; older generations (and any stray index past
-    # the new count) go in the same transaction, so readers never see a gap
-    async with db.execute(
-        "DELETE FROM chunks WHERE account_id = ? AND session_id = ? "
-        "AND (generation != ? OR idx >= ?) RETURNING blob_key",
-        (account_id, session_id, w.generation, w.chunk_count),
-    ) as gone:
+    await db.executemany(CHUNK_SQL, rows)
+    async with db.execute(DROP_SQL, (account_id, session_id, w.generation, w.chunk_count)
+                          ) as gone:
         dropped.extend(r[0] for r in await gone.fetchall() if r[0])
     return PushOutcome(plan.status, plan.message, seq, w.generation, w.chunk_count)
 

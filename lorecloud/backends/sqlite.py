@@ -11,10 +11,9 @@ read transaction sees one consistent snapshot.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import aiosqlite
 from lorecloud.backends import _blobrows as blobrows
 from lorecloud.backends import _sqlite_push as chunkside
 from lorecloud.backends._sqlite_batch import commit_push_batch
-from lorecloud.backends._sqlite_push import commit_push_many, next_seq
+from lorecloud.backends._sqlite_push import commit_push_many, next_seq, session_row
 from lorecloud.backends.base import (
     AccountRow,
     BackendUnavailable,
@@ -101,12 +100,7 @@ _SESSION_FROM = (
 )
 
 
-def _session_row(r: Iterable[Any]) -> SessionRow:
-    (sid, origin, name, seq, gen, count, sizes, stored, deleted, meta, info, upd) = r
-    return SessionRow(
-        sid, origin, name, seq, gen, count, json.loads(sizes), stored, bool(deleted),
-        json.loads(meta), info, upd,
-    )
+_session_row = session_row  # the same columns as _sqlite_push.SESSION_SQL
 
 
 def _private_files(data_dir: Path, path: Path) -> None:

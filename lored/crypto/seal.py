@@ -85,8 +85,13 @@ def seal(
     data_key: SecretBytes, plaintext: bytes, ad: bytes, *, nonce: bytes | None = None
 ) -> bytes:
     """Compress then encrypt; ``nonce`` is random unless given (test vectors only)."""
+    return _encrypt(data_key, _compressor().compress(plaintext), ad, nonce)
+
+
+def _encrypt(data_key: SecretBytes, compressed: bytes, ad: bytes,
+             nonce: bytes | None = None) -> bytes:
+    """``0x01 ‖ nonce ‖ AEAD(compressed)``; the nonce is random unless given."""
     nonce = nonce if nonce is not None else os.urandom(NONCE_BYTES)
-    compressed = _compressor().compress(plaintext)
     ct = crypto_aead_xchacha20poly1305_ietf_encrypt(compressed, ad, nonce, data_key.reveal())
     return bytes([FORMAT_V1]) + nonce + ct
 
@@ -139,10 +144,7 @@ def seal_chunk_frame(data_key: SecretBytes, frame: bytes, binding: Binding, inde
     size = zstandard.frame_content_size(frame)
     if size < 0 or size > MAX_CHUNK_BYTES:
         raise ValueError("frame does not declare a chunk-sized content size")
-    nonce = os.urandom(NONCE_BYTES)
-    ct = crypto_aead_xchacha20poly1305_ietf_encrypt(
-        frame, binding.chunk_ad(index), nonce, data_key.reveal())
-    return bytes([FORMAT_V1]) + nonce + ct
+    return _encrypt(data_key, frame, binding.chunk_ad(index))
 
 
 def open_chunk(data_key: SecretBytes, sealed: bytes, binding: Binding, index: int) -> bytes:

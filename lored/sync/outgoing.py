@@ -157,14 +157,13 @@ def _as_stored(s: Sealing, redactor: Redactor | None, c: PushCandidate, blob: by
     frames = cut(blob)
     if frames is None:
         return None
-    sizes = [zstandard.frame_content_size(f) for f in frames]
     spans = split_spans(0, c.payload_length, limits.max_chunk_bytes)
-    if sizes != [end - start for start, end in spans]:
-        return None
     kind: PushKind = "new" if rewrite_above is None else "rewrite"
     gen = 1 if rewrite_above is None else max(c.pushed_generation, rewrite_above) + 1
     step = PushStep(c.session_id, kind, gen, 0, len(spans), spans, c.payload_length,
                     c.payload_hash)
+    if not aligned(step, frames):
+        return None
     c = _redact_info(redactor, c)
     header, parts = seal_step(s, c, step, b"", frames)
     return Outgoing(c, step, header, parts)

@@ -124,25 +124,23 @@ async def test_the_batched_sqlite_path_decides_as_the_per_session_path(
         calls.append(out is not None)
         return out
 
+    async def story(name: str) -> tuple[list[Any], list[Any], list[Any]]:
+        svc = await SyncService.create(await SqliteBackend.open(tmp_path / name),
+                                       fast_config(open_registration=True))
+        try:
+            return await _story(svc)
+        finally:
+            await svc.close()
+
     monkeypatch.setattr(sqlite_backend, "commit_push_batch", counted)
-    fast = await SyncService.create(await SqliteBackend.open(tmp_path / "fast"), fast_config(
-        open_registration=True))
-    try:
-        batched = await _story(fast)
-    finally:
-        await fast.close()
+    batched = await story("fast")
     assert calls and all(calls)  # every request went the batched way
 
     async def never(*args: Any, **kw: Any) -> None:
         return None
 
     monkeypatch.setattr(sqlite_backend, "commit_push_batch", never)
-    slow = await SyncService.create(await SqliteBackend.open(tmp_path / "slow"), fast_config(
-        open_registration=True))
-    try:
-        per_session = await _story(slow)
-    finally:
-        await slow.close()
+    per_session = await story("slow")
     assert batched == per_session
     results = batched[0]
     assert [r["status"] for r in results[2]] == [
